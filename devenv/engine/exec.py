@@ -1,0 +1,22 @@
+"""Running a command in a container with its output streamed and its exit code kept."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from .client import Engine
+
+
+def run(engine: Engine, container: str, command: list[str], stdout: BinaryIO, stderr: BinaryIO,
+        user: str = "") -> int:
+    """Run ``command`` in ``container``; stream stdout/stderr; return its exit code."""
+    exec_id = engine.api.exec_create(container, command, stdout=True, stderr=True, user=user)["Id"]
+    for out, err in engine.api.exec_start(exec_id, stream=True, demux=True):
+        if out:
+            stdout.write(out)
+            stdout.flush()
+        if err:
+            stderr.write(err)
+            stderr.flush()
+    code = engine.api.exec_inspect(exec_id).get("ExitCode")
+    return 126 if code is None else int(code)

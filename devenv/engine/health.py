@@ -1,0 +1,105 @@
+"""Waiting for services: tells apart "no healthcheck", "failed" and "still starting".
+
+Polls the Engine's view of each container every ``POLL`` seconds (not the
+healthcheck's interval), so a service is seen healthy a moment after its probe passes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import docker.errors
+
+from ..errors import HealthCheckFailed, HealthTimeout
+from .client import Engine
+
+POLL = 0.2
+LOG_TAIL = 20
+
+
+class Health(Enum):
+    NO_HEALTHCHECK = "running (no healthcheck)"
+    HEALTHY = "healthy"
+    STARTING = "starting"
+    UNHEALTHY = "unhealthy"
+    EXITED = "exited"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Observation:
+    health: Health
+    detail: str = ""
+
+
+def observe(engine: Engine, container: str) -> Observation:
+    """One look at a container."""
+    try:
+        info = engine.api.inspect_container(container)
+    except docker.errors.NotFound:
+        return Observation(Health.MISSING, "container is gone")
+    state = info["State"]
+    if state.get("Status") in ("exited", "dead") or (not state.get("Running") and state.get("Status") != "created"):
+        return Observation(Health.EXITED, f"exited with code {state.get('ExitCode')}")
+    if state.get("Status") == "created":
+        return Observation(Health.STARTING, "created, not started")
+    health = state.get("Health")
+    if not health:
+        return Observation(Health.NO_HEALTHCHECK)
+    status = health.get("Status")
+    last = (health.get("Log") or [{}])[-1]
+    probe = (last.get("Output") or "").strip().splitlines()
+    detail = f"last probe exit {last.get('ExitCode')}: {probe[-1][:200]}" if probe else ""
+    if status == "healthy":
+        return Observation(Health.HEALTHY)
+    if status == "unhealthy":
+        return Observation(Health.UNHEALTHY, detail)
+    return Observation(Health.STARTING, detail)
+
+
+def log_tail(engine: Engine, container: str, lines: int = LOG_TAIL) -> list[str]:
+    try:
+        raw = engine.api.logs(container, tail=lines, stdout=True, stderr=True)
+    except docker.errors.APIError:
+        return []
+    return raw.decode(errors="replace").splitlines()[-lines:]
+
+
+def wait_ready(engine: Engine, containers: dict[str, str], deadline: float,
+               on_ready=None) -> dict[str, Health]:
+    """Wait until every container (service -> container name) is healthy or has no healthcheck.
+
+    Raises ``HealthCheckFailed`` as soon as one turns unhealthy or exits, and
+    ``HealthTimeout`` naming those still starting when ``deadline`` (monotonic) passes.
+    """
+    pending = dict(containers)
+    ready: dict[str, Health] = {}
+    last: dict[str, Observation] = {}
+    while True:
+        for service, container in list(pending.items()):
+            obs = observe(engine, container)
+            last[service] = obs
+            if obs.health in (Health.HEALTHY, Health.NO_HEALTHCHECK):
+                ready[service] = obs.health
+                del pending[service]
+                if on_ready:
+                    on_ready(service, obs.health)
+            elif obs.health in (Health.UNHEALTHY, Health.EXITED, Health.MISSING):
+                reason = {Health.UNHEALTHY: "failed its healthcheck", Health.EXITED: obs.detail,
+                          Health.MISSING: "disappeared"}[obs.health]
+                if obs.health is Health.UNHEALTHY and obs.detail:
+                    reason += f" ({obs.detail})"
+                raise HealthCheckFailed(service, container, reason, log_tail(engine, container))
+        if not pending:
+            return ready
+        if time.monotonic() >= deadline:
+            parts = [f"{s} ({last[s].detail or 'no probe result yet'})" for s in sorted(pending)]
+            tails = []
+            for s in sorted(pending):
+                tails.append(f"  last log lines of {s}:\n" + "\n".join(
+                    f"    {line}" for line in log_tail(engine, pending[s], 10)))
+            raise HealthTimeout("still starting when the timeout ran out: " + ", ".join(parts) + "\n" + "\n".join(tails),
+                                "Raise --timeout, or look at `devenv logs SERVICE`.")
+        time.sleep(POLL)

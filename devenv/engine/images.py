@@ -1,0 +1,155 @@
+"""Base OS images from the distribution's archive, and content-addressed service images.
+
+Base images: ``debootstrap`` into a temporary directory, then imported as an image
+tagged by what went into it (distribution, release, variant, mirror, extra
+packages). No registry is needed: the OS comes from the same archive production
+installs from. An image of that tag already present locally is used as is.
+
+Service images: built through the Engine's build API from the in-memory build
+context; the tag is the content hash, so an existing tag means "nothing to build".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import docker.errors
+
+from .. import names
+from ..errors import BuildError, DevenvError, PackagePinError
+from ..render import BaseImage, ImagePlan
+from ..ui import Reporter
+from .client import Engine
+
+PIN_MARKER = "DEVENV-PIN-MISSING"
+
+
+def image_exists(engine: Engine, tag: str) -> bool:
+    try:
+        engine.api.inspect_image(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def sources_list(base: BaseImage) -> str:
+    """APT sources as a Debian installer writes them: release, updates and security."""
+    os_ = base.os
+    security = os_.mirror.rstrip("/") + "-security"
+    return (f"deb {os_.mirror} {os_.release} main\n"
+            f"deb {os_.mirror} {os_.release}-updates main\n"
+            f"deb {security} {os_.release}-security main\n")
+
+
+def ensure_base(engine: Engine, base: BaseImage, reporter: Reporter) -> bool:
+    """Make sure the base image exists; bootstrap it when needed. True when built."""
+    if image_exists(engine, base.tag):
+        return False
+    if not base.bootstrapped:
+        raise DevenvError(f"base image {base.tag} (os.image in the profile) is not present on the engine",
+                          "Load or build it first (docker load / docker pull), or drop os.image so devenv bootstraps one.")
+    debootstrap = shutil.which("debootstrap")
+    if not debootstrap:
+        raise DevenvError("debootstrap is not installed; devenv builds base OS images with it",
+                          "Install it: `apt-get install -y debootstrap` (scripts/engine.sh does).")
+    if os.geteuid() != 0:
+        raise DevenvError("building a base image with debootstrap needs root",
+                          "Run this `devenv up` once as root (e.g. `sudo devenv up`); later runs reuse the image.")
+    os_ = base.os
+    with reporter.step(f"bootstrap {os_.distribution} {os_.release} ({os_.variant}) -> {base.tag}"):
+        workdir = Path(tempfile.mkdtemp(prefix="devenv-rootfs-"))
+        try:
+            cmd = [debootstrap, f"--variant={os_.variant}"]
+            if os_.include:
+                cmd.append("--include=" + ",".join(sorted(os_.include)))
+            cmd += [os_.release, str(workdir), os_.mirror]
+            _run_logged(cmd, reporter, f"debootstrap {os_.release}")
+            _trim_rootfs(workdir, base)
+            tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(workdir), "-c", "."],
+                                   stdout=subprocess.PIPE)
+            try:
+                repo, tag = base.tag.rsplit(":", 1)
+                engine.api.import_image(
+                    src=tar.stdout, repository=repo, tag=tag, stream_src=True,
+                    changes=[f'LABEL {names.MANAGED}="true" {names.KIND}="base" {names.IMAGE_HASH}="{base.hash}"',
+                             'CMD ["bash"]',
+                             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+            finally:
+                tar.stdout.close()
+                if tar.wait() != 0:
+                    raise BuildError(base.tag, "tar of the bootstrapped root failed")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return True
+
+
+def _trim_rootfs(root: Path, base: BaseImage) -> None:
+    """Leave a rootfs as a container image wants it: sources configured, no caches."""
+    (root / "etc/apt/sources.list").write_text(sources_list(base))
+    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*"):
+        for path in root.glob(pattern):
+            path.unlink(missing_ok=True)
+    # policy-rc.d: services must not start inside image builds
+    policy = root / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+
+
+def _run_logged(cmd: list[str], reporter: Reporter, what: str) -> None:
+    tail: list[str] = []
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip()
+        tail = (tail + [line])[-20:]
+        reporter.detail(line)
+    if proc.wait() != 0:
+        raise BuildError(what, f"{cmd[0]} exited with {proc.returncode}", tail)
+
+
+def build_image(engine: Engine, plan: ImagePlan, reporter: Reporter) -> None:
+    """Build one service image from its in-memory context, tagged by its content hash."""
+    tail: list[str] = []
+    with reporter.step(f"build {plan.tag}"):
+        try:
+            stream = engine.api.build(
+                fileobj=plan.tar(), custom_context=True, tag=plan.tag, rm=True, forcerm=True,
+                decode=True, pull=False,
+                labels={names.MANAGED: "true", names.KIND: "service", names.SERVICE: plan.service,
+                        names.IMAGE_HASH: plan.hash},
+                buildargs=dict(plan.build_args) or None)
+            for chunk in stream:
+                if "stream" in chunk:
+                    for line in chunk["stream"].splitlines():
+                        if line.strip():
+                            tail = (tail + [line.rstrip()])[-20:]
+                            reporter.detail(line.strip())
+                if "error" in chunk:
+                    _raise_build_error(plan, chunk["error"], tail)
+        except docker.errors.APIError as exc:
+            _raise_build_error(plan, exc.explanation or str(exc), tail)
+
+
+def _raise_build_error(plan: ImagePlan, error: str, tail: list[str]) -> None:
+    for line in tail:
+        m = re.search(PIN_MARKER + r" (\S+) (\S+) ?(\S*)", line)
+        if m:
+            available = [v for v in m.group(3).split(",") if v]
+            raise PackagePinError(plan.service, m.group(1), m.group(2), available)
+    raise BuildError(plan.tag, error.strip(), tail)
+
+
+def ensure_images(engine: Engine, plans: list[ImagePlan], base: BaseImage, reporter: Reporter) -> list[str]:
+    """Build every image whose tag is missing; returns the tags built."""
+    missing = [p for p in plans if not image_exists(engine, p.tag)]
+    if not missing:
+        return []
+    ensure_base(engine, base, reporter)
+    for plan in missing:
+        build_image(engine, plan, reporter)
+    return [p.tag for p in missing]

@@ -1,0 +1,168 @@
+"""Typed errors. The core raises only these; ``devenv.cli`` alone prints and exits.
+
+Each error knows its exit code: 2 for user errors (bad input, unreachable engine,
+unknown names), 1 for "the thing you asked for ran and failed" (a service that
+turned unhealthy, a failed build step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DevenvError(Exception):
+    """Base of every error devenv reports to a user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        """The paragraph the CLI prints."""
+        text = self.message
+        if self.hint:
+            text += f"\n{self.hint}"
+        return text
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file: 1-based line and column (0 when unknown)."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+
+@dataclass(frozen=True)
+class ProfileIssue:
+    """One problem in one profile file."""
+
+    location: Location
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class ProfileError(DevenvError):
+    """A profile is invalid. Carries every issue found, not just the first."""
+
+    def __init__(self, issues: list[ProfileIssue], summary: str | None = None):
+        self.issues = sorted(issues, key=lambda i: i.location)
+        count = len(self.issues)
+        head = summary or (f"invalid profile: {count} error" + ("s" if count != 1 else ""))
+        super().__init__(head + "\n" + "\n".join(f"  {i}" for i in self.issues))
+
+
+class ProfileNotFoundError(DevenvError):
+    """No profile of that name in the profiles directory."""
+
+
+class ExtendsCycleError(DevenvError):
+    """``extends`` loops back on itself; carries the whole chain."""
+
+    def __init__(self, chain: list[str], location: Location):
+        self.chain = chain
+        super().__init__(
+            f"{location}: extends cycle: {' -> '.join(chain)}",
+            "A profile cannot (indirectly) extend itself; break the chain.",
+        )
+
+
+class TemplateError(DevenvError):
+    """A Jinja2 template failed to render (undefined variable, syntax error)."""
+
+    def __init__(self, template: str, line: int | None, message: str, service: str | None = None):
+        self.template = template
+        self.line = line
+        where = f"{template}:{line}" if line else template
+        who = f" (service {service})" if service else ""
+        super().__init__(f"{where}: template error{who}: {message}")
+
+
+class EngineUnreachableError(DevenvError):
+    """The Docker Engine does not answer."""
+
+    def __init__(self, url: str, detail: str):
+        super().__init__(
+            f"Cannot reach the Docker Engine at {url}: {detail}",
+            "Start it (e.g. `systemctl start docker`, or `dockerd &` as root; "
+            "`scripts/engine.sh` does both install and start) or point DOCKER_HOST at a running engine.",
+        )
+
+
+class BuildError(DevenvError):
+    """An image build failed."""
+
+    exit_code = 1
+
+    def __init__(self, image: str, message: str, log_tail: list[str] | None = None):
+        self.image = image
+        self.log_tail = log_tail or []
+        text = f"building {image} failed: {message}"
+        if self.log_tail:
+            text += "\n  last build output:\n" + "\n".join(f"    {line}" for line in self.log_tail)
+        super().__init__(text)
+
+
+class PackagePinError(DevenvError):
+    """A pinned package version is not in the archive."""
+
+    def __init__(self, service: str, package: str, pinned: str, available: list[str]):
+        self.package = package
+        self.pinned = pinned
+        self.available = available
+        have = ", ".join(available) if available else "none (no such package)"
+        super().__init__(
+            f"service {service}: package {package} is pinned to {pinned}, "
+            f"which the archive does not have. Available: {have}",
+            "Update the pin in the profile (production has probably moved on too: run `devenv drift`).",
+        )
+
+
+class PortConflictError(DevenvError):
+    """A port to publish is already taken on the host."""
+
+    def __init__(self, host_ip: str, port: int, service: str, holder: str | None):
+        by = f" by container {holder}" if holder else " by another process"
+        super().__init__(
+            f"service {service}: port {host_ip}:{port} is already taken{by}",
+            "Stop whatever holds it, or change the port in the profile.",
+        )
+
+
+class HealthCheckFailed(DevenvError):
+    """A service became unhealthy or exited while we waited for it."""
+
+    exit_code = 1
+
+    def __init__(self, service: str, container: str, reason: str, log_tail: list[str]):
+        self.service = service
+        self.log_tail = log_tail
+        text = f"service {service} ({container}) {reason}"
+        if log_tail:
+            text += f"\n  last {len(log_tail)} log lines:\n" + "\n".join(f"    {line}" for line in log_tail)
+        super().__init__(text)
+
+
+class HealthTimeout(DevenvError):
+    """A service was still starting when --timeout ran out."""
+
+    exit_code = 1
+
+
+class NotFoundError(DevenvError):
+    """A named thing (service, container, environment) does not exist."""

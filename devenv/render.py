@@ -1,0 +1,309 @@
+"""Render a profile into a ``Stack``: build contexts, a compose file and a plan.
+
+Everything is rendered in memory first; the content hash of each image is computed
+from the exact bytes of its build context (Dockerfile, rendered config files,
+verbatim copies), its base image and its build args, so the image tag
+``devenv/<service>:<hash>`` changes exactly when what goes into the image changes.
+Nothing profile-specific (not even the profile name) enters an image, so profiles
+that differ only in data share their images.
+
+Templates are rendered by a sandboxed Jinja2 environment with ``StrictUndefined``:
+an undefined variable is an error naming the template, the line and the variable,
+never an empty string in a production config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+import yaml
+
+from .errors import DevenvError, TemplateError
+from .profile.model import OsSpec, Profile, Service
+
+LABEL = "dev.devenv"
+PLAN_FILE = "plan.json"
+COMPOSE_FILE = "compose.yaml"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _stable_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """The OS image every service image starts FROM."""
+
+    os: OsSpec
+    tag: str
+    hash: str
+
+    @property
+    def bootstrapped(self) -> bool:
+        """True when devenv builds it from the archive (no ``os.image`` given)."""
+        return self.os.image is None
+
+    @classmethod
+    def for_os(cls, os_spec: OsSpec) -> "BaseImage":
+        recipe = {"distribution": os_spec.distribution, "release": os_spec.release,
+                  "variant": os_spec.variant, "mirror": os_spec.mirror, "include": sorted(os_spec.include)}
+        digest = _sha256(_stable_json(recipe))
+        if os_spec.image:
+            return cls(os_spec, os_spec.image, _sha256(os_spec.image.encode()))
+        return cls(os_spec, f"devenv/base-{os_spec.distribution}:{os_spec.release}-{digest[:12]}", digest)
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    path: str      # relative path inside the build context
+    data: bytes
+    mode: int      # 0o644 or 0o755
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """One service image: its build context and the tag derived from its content."""
+
+    service: str
+    recipe: str
+    base: BaseImage
+    files: tuple[ContextFile, ...]
+    build_args: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def hash(self) -> str:
+        h = hashlib.sha256()
+        h.update(f"base {self.base.tag}\n".encode())
+        for key, value in self.build_args:
+            h.update(f"arg {key}={value}\n".encode())
+        for f in self.files:
+            h.update(f"file {f.path} {f.mode:o} {_sha256(f.data)}\n".encode())
+        return h.hexdigest()
+
+    @property
+    def tag(self) -> str:
+        return f"devenv/{self.service}:{self.hash[:12]}"
+
+    def tar(self) -> io.BytesIO:
+        """The build context as an uncompressed tar, for the Engine's build API."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            dirs: set[str] = set()
+            for f in self.files:
+                parts = f.path.split("/")[:-1]
+                for i in range(1, len(parts) + 1):
+                    d = "/".join(parts[:i])
+                    if d not in dirs:
+                        dirs.add(d)
+                        info = tarfile.TarInfo(d)
+                        info.type, info.mode = tarfile.DIRTYPE, 0o755
+                        tar.addfile(info)
+                info = tarfile.TarInfo(f.path)
+                info.size, info.mode = len(f.data), f.mode
+                tar.addfile(info, io.BytesIO(f.data))
+        buf.seek(0)
+        return buf
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """How one service runs: its image and the runtime settings devenv applies."""
+
+    service: Service
+    image: ImagePlan
+
+    @cached_property
+    def config_hash(self) -> str:
+        """Changes when anything that requires recreating the container changes."""
+        s = self.service
+        settings = {
+            "image": self.image.tag,
+            "environment": list(s.environment),
+            "ports": [[p.host_ip, p.host, p.container, p.protocol] for p in s.ports],
+            "volumes": [[v.name, v.target] for v in s.volumes],
+            "command": s.command,
+            "user": s.user,
+            "healthcheck": None if s.healthcheck is None else [
+                list(s.healthcheck.test), s.healthcheck.interval, s.healthcheck.timeout,
+                s.healthcheck.retries, s.healthcheck.start_period],
+        }
+        return _sha256(_stable_json(settings))[:16]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A rendered profile: everything needed to build and run it."""
+
+    profile: Profile
+    base: BaseImage
+    services: dict[str, ServicePlan] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    def order(self) -> list[str]:
+        return self.profile.service_order()
+
+    def plan(self) -> dict:
+        return {
+            "profile": self.profile.name,
+            "chain": list(self.profile.chain),
+            "base_image": {"tag": self.base.tag, "hash": self.base.hash,
+                           "bootstrapped": self.base.bootstrapped,
+                           "distribution": self.base.os.distribution, "release": self.base.os.release,
+                           "variant": self.base.os.variant, "mirror": self.base.os.mirror,
+                           "include": sorted(self.base.os.include)},
+            "images": {
+                name: {
+                    "tag": sp.image.tag,
+                    "hash": sp.image.hash,
+                    "recipe": sp.image.recipe,
+                    "base_image": sp.image.base.tag,
+                    "build_args": dict(sp.image.build_args),
+                    "files": {f.path: {"sha256": _sha256(f.data), "mode": f"{f.mode:o}"} for f in sp.image.files},
+                }
+                for name, sp in sorted(self.services.items())
+            },
+            "services": {name: {"image": sp.image.tag, "config_hash": sp.config_hash}
+                         for name, sp in sorted(self.services.items())},
+        }
+
+    def compose(self) -> dict:
+        from .compose import compose_document
+        return compose_document(self)
+
+    def write(self, out: Path) -> None:
+        """Write compose.yaml, plan.json and one build context per image under ``out``."""
+        out = Path(out)
+        if out.exists() and any(out.iterdir()) and not (out / PLAN_FILE).exists():
+            raise DevenvError(f"output directory {out} is not empty and holds no devenv render",
+                              "Choose an empty or new directory; devenv will not overwrite other files.")
+        images = out / "images"
+        if images.exists():
+            shutil.rmtree(images)
+        for name, sp in sorted(self.services.items()):
+            root = images / name
+            for f in sp.image.files:
+                dest = root / f.path
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(f.data)
+                os.chmod(dest, f.mode)
+        (out / COMPOSE_FILE).write_text(
+            "# Rendered by devenv from profile " + self.profile.name + ". Do not edit: re-render instead.\n"
+            + yaml.safe_dump(self.compose(), sort_keys=False, default_flow_style=False))
+        (out / PLAN_FILE).write_text(json.dumps(self.plan(), indent=2, sort_keys=True) + "\n")
+
+
+class Renderer:
+    """Renders profiles with the templates of one images directory."""
+
+    def __init__(self, images_dir: Path):
+        self.images_dir = Path(images_dir)
+        self.env = jinja2.sandbox.SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(self.images_dir)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+        )
+
+    def render(self, profile: Profile) -> Stack:
+        base = BaseImage.for_os(profile.os)
+        services = {}
+        for name, service in sorted(profile.services.items()):
+            image = self._image(profile, service, base)
+            services[name] = ServicePlan(service, image)
+        return Stack(profile, base, services)
+
+    def _context(self, profile: Profile, service: Service, base: BaseImage) -> dict[str, Any]:
+        return {
+            "base_image": base.tag,
+            "service": {
+                "name": service.name,
+                "recipe": service.recipe,
+                "environment": dict(service.environment),
+                "ports": [{"host": p.host, "container": p.container, "host_ip": p.host_ip, "protocol": p.protocol}
+                          for p in service.ports],
+                "volumes": [{"name": v.name, "target": v.target} for v in service.volumes],
+            },
+            "packages": [{"name": p.name, "version": p.version} for p in service.packages],
+            "os": {"distribution": profile.os.distribution, "release": profile.os.release},
+            "vars": profile.vars,
+        }
+
+    def _image(self, profile: Profile, service: Service, base: BaseImage) -> ImagePlan:
+        recipe_dir = self.images_dir / service.recipe
+        if not (recipe_dir / "Dockerfile.j2").is_file():
+            raise DevenvError(
+                f"service {service.name}: recipe `{service.recipe}` has no {recipe_dir / 'Dockerfile.j2'}",
+                f"recipes available: {', '.join(self.recipes()) or 'none'}")
+        ctx = self._context(profile, service, base)
+        files = {"Dockerfile": ContextFile("Dockerfile", self._render(f"{service.recipe}/Dockerfile.j2", ctx, service), 0o644)}
+        for dest, template in service.files:
+            data = self._render(template, ctx, service)
+            rel = "rootfs" + dest
+            files[rel] = ContextFile(rel, data, 0o755 if os.access(self.images_dir / template, os.X_OK) else 0o644)
+        for dest, source in service.copy:
+            for rel_src, path in self._sources(source, service):
+                rel = "rootfs" + dest + (("/" + rel_src) if rel_src else "")
+                mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                files[rel] = ContextFile(rel, path.read_bytes(), mode)
+        return ImagePlan(service.name, service.recipe, base, tuple(files[k] for k in sorted(files)))
+
+    def _sources(self, source: str, service: Service) -> list[tuple[str, Path]]:
+        root = (self.images_dir / source).resolve()
+        if self.images_dir.resolve() not in root.parents and root != self.images_dir.resolve():
+            raise DevenvError(f"service {service.name}: copy source `{source}` is outside {self.images_dir}")
+        if root.is_file():
+            return [("", root)]
+        if not root.is_dir():
+            raise DevenvError(f"service {service.name}: copy source `{source}` does not exist under {self.images_dir}")
+        out = []
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".pyc"):
+                out.append((path.relative_to(root).as_posix(), path))
+        return out
+
+    def _render(self, template: str, ctx: dict[str, Any], service: Service) -> bytes:
+        try:
+            return self.env.get_template(template).render(ctx).encode()
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(str(exc.name), None, f"template not found under {self.images_dir}", service.name) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(exc.name or template, exc.lineno, f"syntax error: {exc.message}", service.name) from None
+        except jinja2.UndefinedError as exc:
+            name, line = _template_frame(exc, template)
+            raise TemplateError(name, line, f"undefined variable: {exc.message}", service.name) from None
+        except jinja2.sandbox.SecurityError as exc:
+            name, line = _template_frame(exc, template)
+            raise TemplateError(name, line, f"not allowed in a template: {exc}", service.name) from None
+
+    def recipes(self) -> list[str]:
+        return sorted(p.parent.name for p in self.images_dir.glob("*/Dockerfile.j2"))
+
+
+def _template_frame(exc: BaseException, default: str) -> tuple[str, int | None]:
+    """The innermost template file and line in a Jinja2 traceback."""
+    name, line = default, None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2") or tb.tb_frame.f_globals.get("__jinja_template__") is not None:
+            name, line = filename, tb.tb_lineno
+        tb = tb.tb_next
+    return name, line
