@@ -31,7 +31,7 @@ def compose_document(stack: "Stack") -> dict:
         doc: dict = {
             "image": sp.image.tag,
             "build": {"context": f"images/{name}", "dockerfile": "Dockerfile"},
-            "labels": names.service_labels(profile.name, name, sp.config_hash),
+            "labels": names.service_labels(profile.name, name, sp.config_hash, extra=False),
         }
         if s.command is not None:
             doc["command"] = list(s.command) if isinstance(s.command, tuple) else s.command
@@ -46,7 +46,7 @@ def compose_document(stack: "Stack") -> dict:
             doc["volumes"] = [{"type": "volume", "source": v.name, "target": v.target} for v in s.volumes]
             for v in s.volumes:
                 volumes[v.name] = {"name": names.volume_name(profile.name, v.name),
-                                   "labels": names.volume_labels(profile.name, v.name)}
+                                   "labels": names.volume_labels(profile.name, v.name, extra=False)}
         if s.healthcheck:
             hc = s.healthcheck
             doc["healthcheck"] = {"test": list(hc.test), "interval": _duration(hc.interval),

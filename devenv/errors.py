@@ -20,6 +20,9 @@ class DevenvError(Exception):
         self.message = message
         self.hint = hint
 
+    def __str__(self) -> str:
+        return self.render()
+
     def render(self) -> str:
         """The paragraph the CLI prints."""
         text = self.message

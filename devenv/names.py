@@ -7,6 +7,8 @@ touches what devenv created.
 
 from __future__ import annotations
 
+import os
+
 PREFIX = "dev.devenv"
 MANAGED = f"{PREFIX}.managed"
 PROFILE = f"{PREFIX}.profile"
@@ -33,13 +35,26 @@ def volume_name(profile: str, volume: str) -> str:
     return f"devenv-{profile}-{volume}"
 
 
-def service_labels(profile: str, service: str, config_hash: str) -> dict[str, str]:
-    return {MANAGED: "true", PROFILE: profile, SERVICE: service, CONFIG_HASH: config_hash}
+def extra_labels() -> dict[str, str]:
+    """Labels from $DEVENV_LABELS ("k=v,k2=v2"), put on everything devenv creates.
+
+    CI jobs and the integration tests use it to find and remove what they made.
+    """
+    out = {}
+    for item in os.environ.get("DEVENV_LABELS", "").split(","):
+        key, sep, value = item.strip().partition("=")
+        if key and sep:
+            out[key] = value
+    return out
 
 
-def volume_labels(profile: str, volume: str) -> dict[str, str]:
-    return {MANAGED: "true", PROFILE: profile, VOLUME: volume}
+def service_labels(profile: str, service: str, config_hash: str, extra: bool = True) -> dict[str, str]:
+    return (extra_labels() if extra else {}) | {MANAGED: "true", PROFILE: profile, SERVICE: service, CONFIG_HASH: config_hash}
+
+
+def volume_labels(profile: str, volume: str, extra: bool = True) -> dict[str, str]:
+    return (extra_labels() if extra else {}) | {MANAGED: "true", PROFILE: profile, VOLUME: volume}
 
 
 def network_labels(profile: str) -> dict[str, str]:
-    return {MANAGED: "true", PROFILE: profile}
+    return extra_labels() | {MANAGED: "true", PROFILE: profile}

@@ -139,7 +139,7 @@ def _raise_build_error(plan: ImagePlan, error: str, tail: list[str]) -> None:
     for line in tail:
         m = re.search(PIN_MARKER + r" (\S+) (\S+) ?(\S*)", line)
         if m:
-            available = [v for v in m.group(3).split(",") if v]
+            available = [v for v in m.group(3).split(",") if v and v != "-"]
             raise PackagePinError(plan.service, m.group(1), m.group(2), available)
     raise BuildError(plan.tag, error.strip(), tail)
 
