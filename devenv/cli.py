@@ -220,7 +220,7 @@ def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail
         out.flush()
 
 
-@cli.command("exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command("exec", context_settings={"ignore_unknown_options": True})
 @click.argument("service")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @profile_option

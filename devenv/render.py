@@ -103,7 +103,10 @@ class ImagePlan:
         """The build context as an uncompressed tar, for the Engine's build API."""
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            dirs: set[str] = set()
+            dirs: set[str] = {"rootfs"}  # always there: recipes `COPY rootfs/ /`
+            info = tarfile.TarInfo("rootfs")
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
             for f in self.files:
                 parts = f.path.split("/")[:-1]
                 for i in range(1, len(parts) + 1):
@@ -199,6 +202,7 @@ class Stack:
             shutil.rmtree(images)
         for name, sp in sorted(self.services.items()):
             root = images / name
+            (root / "rootfs").mkdir(parents=True, exist_ok=True)  # recipes `COPY rootfs/ /`
             for f in sp.image.files:
                 dest = root / f.path
                 dest.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ healthcheck's interval), so a service is seen healthy a moment after its probe p
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from enum import Enum
 
@@ -17,6 +18,9 @@ from .client import Engine
 
 POLL = 0.2
 LOG_TAIL = 20
+# A service without a healthcheck counts as ready once it has stayed up this long,
+# so one that crashes right after starting is reported instead of waved through.
+NO_HEALTHCHECK_GRACE = 1.0
 
 
 class Health(Enum):
@@ -47,6 +51,8 @@ def observe(engine: Engine, container: str) -> Observation:
         return Observation(Health.STARTING, "created, not started")
     health = state.get("Health")
     if not health:
+        if _running_for(state.get("StartedAt", "")) < NO_HEALTHCHECK_GRACE:
+            return Observation(Health.STARTING, "just started, no healthcheck")
         return Observation(Health.NO_HEALTHCHECK)
     status = health.get("Status")
     last = (health.get("Log") or [{}])[-1]
@@ -57,6 +63,15 @@ def observe(engine: Engine, container: str) -> Observation:
     if status == "unhealthy":
         return Observation(Health.UNHEALTHY, detail)
     return Observation(Health.STARTING, detail)
+
+
+def _running_for(started_at: str) -> float:
+    """Seconds since an Engine timestamp like 2026-11-29T05:01:02.123456789Z."""
+    try:
+        stamp = datetime.fromisoformat(started_at[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return float("inf")
+    return (datetime.now(timezone.utc) - stamp).total_seconds()
 
 
 def log_tail(engine: Engine, container: str, lines: int = LOG_TAIL) -> list[str]:

@@ -137,7 +137,8 @@ def build_image(engine: Engine, plan: ImagePlan, reporter: Reporter) -> None:
 
 def _raise_build_error(plan: ImagePlan, error: str, tail: list[str]) -> None:
     for line in tail:
-        m = re.search(PIN_MARKER + r" (\S+) (\S+) ?(\S*)", line)
+        # the marker line as printed by the pin check, not the echo of the RUN step itself
+        m = re.match(PIN_MARKER + r" (\S+) (\S+) ?(\S*)$", line.strip())
         if m:
             available = [v for v in m.group(3).split(",") if v and v != "-"]
             raise PackagePinError(plan.service, m.group(1), m.group(2), available)

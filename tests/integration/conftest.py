@@ -1,0 +1,69 @@
+"""Integration tests: the real Docker Engine, the real CLI.
+
+Everything these tests create carries the label dev.devenv.test=1 (through
+$DEVENV_LABELS) and is removed by label at the end, whatever happened.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.conftest import FIXTURES, REPO
+
+TEST_LABEL = "dev.devenv.test=1"
+
+
+@pytest.fixture(scope="session")
+def engine():
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"integration tests need a Docker Engine (scripts/engine.sh starts one): {exc}")
+    yield client
+    cleanup(client)
+
+
+def cleanup(client):
+    for c in client.containers.list(all=True, filters={"label": TEST_LABEL}):
+        c.remove(force=True)
+    for n in client.networks.list(filters={"label": TEST_LABEL}):
+        n.remove()
+    for v in client.volumes.list(filters={"label": TEST_LABEL}):
+        v.remove(force=True)
+
+
+class Devenv:
+    """Runs the devenv CLI as a user would, in a project directory."""
+
+    def __init__(self, project: Path):
+        self.project = project
+
+    def __call__(self, *args, check=True, timeout=900, env=None):
+        full_env = {**os.environ, "DEVENV_LABELS": TEST_LABEL, **(env or {})}
+        full_env.pop("DEVENV_PROFILES_DIR", None)
+        r = subprocess.run([sys.executable, "-m", "devenv", *args], cwd=self.project, env=full_env,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"devenv {' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}")
+        return r
+
+
+@pytest.fixture
+def tiny(tmp_path, engine):
+    """A project with the tiny integration profiles; torn down after the test."""
+    shutil.copytree(FIXTURES / "itest" / "profiles", tmp_path / "profiles")
+    shutil.copytree(FIXTURES / "images", tmp_path / "images")
+    yield Devenv(tmp_path)
+    cleanup(engine)
+
+
+@pytest.fixture
+def reference(engine):
+    """The devenv checkout itself: reference profiles and images."""
+    yield Devenv(REPO)

@@ -1,0 +1,167 @@
+"""devenv on the real engine, with a tiny stack that builds in seconds."""
+
+import json
+import socket
+import uuid
+
+import pytest
+
+from devenv import names
+from tests.conftest import write
+
+pytestmark = pytest.mark.integration
+
+
+def containers(engine, profile):
+    return {c.labels[names.SERVICE]: c for c in
+            engine.containers.list(all=True, filters={"label": f"{names.PROFILE}={profile}"})}
+
+
+def test_sdk_talks_to_engine(engine):
+    assert engine.version()["ApiVersion"]
+
+
+def test_up_status_exec_logs_down(tiny, engine):
+    r = tiny("up", "t-stack")
+    assert "created: store, front" in r.stdout or "created: front, store" in r.stdout
+    assert "front" in r.stdout and "tcp://127.0.0.1:18081" in r.stdout
+
+    st = json.loads(tiny("status", "t-stack", "--json").stdout)
+    rows = {s["service"]: s for s in st["services"]}
+    assert rows["store"]["state"] == "running" and rows["store"]["health"] == "healthy"
+    assert rows["front"]["health"] == "no healthcheck"
+    assert rows["store"]["image"].startswith("devenv/store:")
+    cs = containers(engine, "t-stack")
+    assert cs["store"].name == "devenv-t-stack-store"
+    assert cs["store"].labels[names.MANAGED] == "true"
+
+    r = tiny("exec", "store", "-p", "t-stack", "--", "cat", "/etc/greeting.txt")
+    assert r.stdout == "hello from store: hello\n"
+    r = tiny("exec", "store", "-p", "t-stack", "--", "sh", "-c", "echo out; echo err >&2; exit 42", check=False)
+    assert r.returncode == 42 and r.stdout == "out\n" and "err" in r.stderr
+
+    r = tiny("logs", "store", "-p", "t-stack", "--tail", "5")
+    assert "store starting" in r.stdout
+
+    # containers reach each other by service name on the stack network
+    r = tiny("exec", "front", "-p", "t-stack", "--", "getent", "hosts", "store")
+    assert r.returncode == 0 and r.stdout.strip()
+
+    r = tiny("down", "t-stack")
+    assert "kept volumes: devenv-t-stack-data" in r.stdout
+    assert containers(engine, "t-stack") == {}
+    assert not engine.networks.list(names=["devenv-t-stack"])
+    assert tiny("status", "t-stack").stdout.startswith("t-stack: not running")
+
+
+def test_idempotent_up_changes_nothing(tiny, engine):
+    tiny("up", "t-stack")
+    ids = {s: c.id for s, c in containers(engine, "t-stack").items()}
+    r = tiny("up", "t-stack")
+    assert "up to date, nothing to do" in r.stdout
+    assert {s: c.id for s, c in containers(engine, "t-stack").items()} == ids
+
+
+def test_changed_config_rebuilds_and_recreates_one_service(tiny, engine):
+    tiny("up", "t-stack")
+    before = {s: (c.id, c.image.tags[0]) for s, c in containers(engine, "t-stack").items()}
+    marker = uuid.uuid4().hex  # new content, so the image cannot exist from an earlier run
+    write(tiny.project / "images/tiny/greeting.txt.j2", f"changed {marker} {{{{ service.name }}}}\n")
+    r = tiny("up", "t-stack")
+    assert "built: devenv/store:" in r.stdout and "front" not in r.stdout.split("built:")[1].split(";")[0]
+    assert "created: store" in r.stdout and "front" not in r.stdout.split("created:")[1].split("\n")[0]
+    after = {s: (c.id, c.image.tags[0]) for s, c in containers(engine, "t-stack").items()}
+    assert after["front"] == before["front"]
+    assert after["store"][0] != before["store"][0] and after["store"][1] != before["store"][1]
+    assert tiny("exec", "store", "-p", "t-stack", "--", "cat", "/etc/greeting.txt").stdout == f"changed {marker} store\n"
+
+
+def test_settings_change_recreates_without_rebuild(tiny, engine):
+    tiny("up", "t-stack")
+    before = {s: c.id for s, c in containers(engine, "t-stack").items()}
+    text = (tiny.project / "profiles/t-stack.yaml").read_text().replace(
+        "    depends_on: [store]", "    depends_on: [store]\n    environment: {NEW: '1'}")
+    write(tiny.project / "profiles/t-stack.yaml", text)
+    r = tiny("up", "t-stack")
+    assert "built" not in r.stdout and "created: front" in r.stdout
+    after = {s: c.id for s, c in containers(engine, "t-stack").items()}
+    assert after["store"] == before["store"] and after["front"] != before["front"]
+
+
+def test_volumes_survive_down_unless_asked(tiny, engine):
+    tiny("up", "t-stack")
+    tiny("exec", "store", "-p", "t-stack", "--", "sh", "-c", "echo precious > /data/keep")
+    tiny("down", "t-stack")
+    assert engine.volumes.get("devenv-t-stack-data")
+    tiny("up", "t-stack")
+    assert tiny("exec", "store", "-p", "t-stack", "--", "cat", "/data/keep").stdout == "precious\n"
+    r = tiny("down", "t-stack", "--volumes")
+    assert "1 volumes" in r.stdout
+    assert not engine.volumes.list(filters={"name": "devenv-t-stack-data"})
+
+
+def test_stopped_container_is_restarted_by_up(tiny, engine):
+    tiny("up", "t-stack")
+    containers(engine, "t-stack")["store"].stop(timeout=1)
+    r = tiny("up", "t-stack")
+    assert "started: store" in r.stdout
+    assert containers(engine, "t-stack")["store"].status == "running"
+
+
+def test_port_conflict_names_port_and_container(tiny, engine):
+    tiny("up", "t-stack")
+    r = tiny("up", "t-conflict", check=False)
+    assert r.returncode == 2
+    assert "127.0.0.1:18081 is already taken by container devenv-t-stack-front" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_port_conflict_with_a_host_process(tiny):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 18081))
+        s.listen()
+        r = tiny("up", "t-stack", check=False)
+    assert r.returncode == 2 and "18081 is already taken by another process" in r.stderr
+
+
+def test_unhealthy_service_fails_with_log_tail(tiny):
+    r = tiny("up", "t-unhealthy", "--timeout", "60", check=False)
+    assert r.returncode == 1, r.stderr
+    assert "service sick" in r.stderr and "failed its healthcheck" in r.stderr
+    assert "the-reason-it-fails" in r.stderr
+
+
+def test_exited_service_fails_with_exit_code(tiny):
+    r = tiny("up", "t-exits", "--timeout", "60", check=False)
+    assert r.returncode == 1
+    assert "exited with code 3" in r.stderr and "boom" in r.stderr
+
+
+def test_still_starting_times_out(tiny):
+    r = tiny("up", "t-slow", "--timeout", "3", check=False)
+    assert r.returncode == 1
+    assert "still starting" in r.stderr and "slow" in r.stderr
+
+
+def test_exec_on_unknown_service_is_a_user_error(tiny):
+    tiny("up", "t-stack")
+    r = tiny("exec", "nosuch", "-p", "t-stack", "--", "true", check=False)
+    assert r.returncode == 2 and "no container for service `nosuch`" in r.stderr and "front, store" in r.stderr
+
+
+def test_pinned_version_missing_from_archive(tiny):
+    write(tiny.project / "profiles/t-pin.yaml", """\
+os: {distribution: debian, release: bookworm}
+services:
+  pinned:
+    recipe: pinned
+    packages: {less: "9.9.9-nope"}
+""")
+    write(tiny.project / "images/pinned/Dockerfile.j2", '{% extends "_base/Dockerfile.j2" %}\n')
+    import shutil
+    from tests.conftest import REPO
+    shutil.copytree(REPO / "images/_base", tiny.project / "images/_base")
+    r = tiny("up", "t-pin", check=False)
+    assert r.returncode == 2, r.stderr
+    assert "package less is pinned to 9.9.9-nope" in r.stderr
+    assert "Available: 590-2" in r.stderr
