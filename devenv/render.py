@@ -33,6 +33,9 @@ from .errors import DevenvError, TemplateError
 from .profile.model import OsSpec, Profile, Service
 
 LABEL = "dev.devenv"
+# Bump when the way base images are made (devenv.engine.images) changes, so that
+# base images made the old way get a new tag instead of being reused.
+BASE_RECIPE_VERSION = 1
 PLAN_FILE = "plan.json"
 COMPOSE_FILE = "compose.yaml"
 
@@ -60,7 +63,7 @@ class BaseImage:
 
     @classmethod
     def for_os(cls, os_spec: OsSpec) -> "BaseImage":
-        recipe = {"distribution": os_spec.distribution, "release": os_spec.release,
+        recipe = {"recipe_version": BASE_RECIPE_VERSION, "distribution": os_spec.distribution, "release": os_spec.release,
                   "variant": os_spec.variant, "mirror": os_spec.mirror, "include": sorted(os_spec.include)}
         digest = _sha256(_stable_json(recipe))
         if os_spec.image:
@@ -206,6 +209,8 @@ class Stack:
             for f in sp.image.files:
                 dest = root / f.path
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                for d in dest.relative_to(root).parents:  # dir modes reach the image via COPY
+                    os.chmod(root / d, 0o755)
                 dest.write_bytes(f.data)
                 os.chmod(dest, f.mode)
         (out / COMPOSE_FILE).write_text(

@@ -91,9 +91,17 @@ def ensure_base(engine: Engine, base: BaseImage, reporter: Reporter) -> bool:
 def _trim_rootfs(root: Path, base: BaseImage) -> None:
     """Leave a rootfs as a container image wants it: sources configured, no caches."""
     (root / "etc/apt/sources.list").write_text(sources_list(base))
-    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*"):
+    # every image build runs `apt-get update` first: no lists or .debs in the base
+    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/archives/partial/*",
+                    "var/cache/apt/*.bin", "var/lib/apt/lists/*_*"):
         for path in root.glob(pattern):
             path.unlink(missing_ok=True)
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    (root / "etc/apt/apt.conf.d/99devenv-no-languages").write_text('Acquire::Languages "none";\n')
+    # debootstrap copied the host's: the engine provides both at run time
+    (root / "etc/resolv.conf").unlink(missing_ok=True)
+    (root / "etc/resolv.conf").write_text("")
+    (root / "etc/hostname").unlink(missing_ok=True)
     # policy-rc.d: services must not start inside image builds
     policy = root / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\nexit 101\n")
