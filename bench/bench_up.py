@@ -49,6 +49,10 @@ def compose_file(profile: str, out: Path) -> Path:
     sh(DEVENV + ["render", profile, "-o", str(out)])
     doc = yaml.safe_load((out / "compose.yaml").read_text())
     doc.pop("name", None)  # top-level project name: compose 1.29 takes -p instead
+    for svc in doc["services"].values():  # 1.29's long port syntax has no host_ip
+        svc["ports"] = [f"{p['host_ip']}:{p['published']}:{p['target']}/{p['protocol']}" for p in svc.get("ports", [])]
+        if not svc["ports"]:
+            del svc["ports"]
     path = out / "compose-1.29.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

@@ -21,6 +21,17 @@ def _duration(seconds: float) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
+def _literal(value):
+    """Compose interpolates `$VAR` in every string; `$$` is a literal dollar."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _literal(v) for k, v in value.items()}
+    return value
+
+
 def compose_document(stack: "Stack") -> dict:
     profile = stack.profile
     services: dict = {}
@@ -34,11 +45,11 @@ def compose_document(stack: "Stack") -> dict:
             "labels": names.service_labels(profile.name, name, sp.config_hash, extra=False),
         }
         if s.command is not None:
-            doc["command"] = list(s.command) if isinstance(s.command, tuple) else s.command
+            doc["command"] = _literal(list(s.command) if isinstance(s.command, tuple) else s.command)
         if s.user:
             doc["user"] = s.user
         if s.environment:
-            doc["environment"] = dict(s.environment)
+            doc["environment"] = _literal(dict(s.environment))
         if s.ports:
             doc["ports"] = [{"target": p.container, "published": str(p.host), "host_ip": p.host_ip,
                              "protocol": p.protocol} for p in s.ports]
@@ -49,7 +60,7 @@ def compose_document(stack: "Stack") -> dict:
                                    "labels": names.volume_labels(profile.name, v.name, extra=False)}
         if s.healthcheck:
             hc = s.healthcheck
-            doc["healthcheck"] = {"test": list(hc.test), "interval": _duration(hc.interval),
+            doc["healthcheck"] = {"test": _literal(list(hc.test)), "interval": _duration(hc.interval),
                                   "timeout": _duration(hc.timeout), "retries": hc.retries,
                                   "start_period": _duration(hc.start_period)}
         if s.depends_on:

@@ -167,3 +167,14 @@ def test_reference_profiles_render_and_validate(tmp_path, compose_validator):
     large = renderer.render(store.load("large-db"))
     assert {s: sp.image.tag for s, sp in small.services.items()} == \
            {s: sp.image.tag for s, sp in large.services.items()}
+
+
+def test_compose_escapes_dollars_so_compose_does_not_interpolate(project, tmp_path):
+    text = (project / "profiles/parent.yaml").read_text().replace(
+        'test: ["CMD", "true"]', 'test: ["CMD", "bash", "-c", "read -r reply; [[ $reply == ok ]]"]')
+    write(project / "profiles/parent.yaml", text)
+    stack = render(project)
+    stack.write(tmp_path / "out")
+    doc = yaml.safe_load((tmp_path / "out/compose.yaml").read_text())
+    assert doc["services"]["app"]["healthcheck"]["test"][-1] == "read -r reply; [[ $$reply == ok ]]"
+    assert stack.services["app"].service.healthcheck.test[-1] == "read -r reply; [[ $reply == ok ]]"
