@@ -23,7 +23,7 @@ from ..errors import DevenvError, NotFoundError, PortConflictError
 from ..render import ServicePlan, Stack
 from ..ui import Reporter
 from .client import Engine
-from .health import Health, observe, wait_ready
+from .health import Health, Observation, observe, probe_once, wait_ready
 from .images import ensure_images
 
 STOP_TIMEOUT = 10
@@ -79,6 +79,8 @@ def _check_ports(engine: Engine, sp: ServicePlan) -> None:
         kind = socket.SOCK_STREAM if p.protocol == "tcp" else socket.SOCK_DGRAM
         family = socket.AF_INET6 if ":" in p.host_ip else socket.AF_INET
         with socket.socket(family, kind) as s:
+            # as servers do (docker-proxy too): a port in TIME_WAIT is free to listen on
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((p.host_ip, p.host))
             except OSError:
@@ -262,6 +264,8 @@ def status(engine: Engine, profile: str) -> list[ServiceStatus]:
     out = []
     for service, c in sorted(_containers(engine, profile).items()):
         obs = observe(engine, c["Id"])
+        if obs.health is Health.STARTING and c["State"] == "running" and probe_once(engine, c["Id"]) == 0:
+            obs = Observation(Health.HEALTHY)  # the Engine's first scheduled check is still to come
         health = {Health.NO_HEALTHCHECK: "no healthcheck", Health.EXITED: "-"}.get(obs.health, obs.health.value)
         urls = sorted({_url(p) for p in c.get("Ports", []) if p.get("PublicPort")})
         out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"], urls))

@@ -1,13 +1,14 @@
 """Integration tests: the real Docker Engine, the real CLI.
 
-Everything these tests create carries the label dev.devenv.test=1 (through
-$DEVENV_LABELS) and is removed by label at the end, whatever happened.
+Everything these tests create carries the label dev.devenv.test=<session id>
+(through $DEVENV_LABELS) and is removed by label at the end, whatever happened.
 """
 
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import docker
@@ -15,7 +16,8 @@ import pytest
 
 from tests.conftest import FIXTURES, REPO
 
-TEST_LABEL = "dev.devenv.test=1"
+# one value per test session, so two sessions on one machine never clean up each other's objects
+TEST_LABEL = f"dev.devenv.test={uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,111 @@
+"""The database service's data volume: which one it is, and snapshots of it.
+
+The dataset belongs to one service (``data.dataset.service``, default ``db``); that
+service must mount exactly one named volume: its datadir.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import docker.errors
+
+from .. import names
+from ..data.snapshots import Snapshot, SnapshotError, SnapshotStore, check_server, restore, save
+from ..errors import DevenvError
+from ..paths import cache_dir
+from ..render import Stack
+from ..ui import Reporter
+from .client import Engine
+from .health import wait_ready
+from .images import ensure_images
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    service: str
+    container: str
+    volume: str        # engine volume name
+    target: str        # mount path in the container
+
+
+def data_volume(stack: Stack) -> DataVolume:
+    dataset = stack.profile.dataset
+    service_name = dataset.service if dataset else "db"
+    service = stack.profile.services.get(service_name)
+    if service is None:
+        raise DevenvError(f"profile {stack.name} has no database service `{service_name}` to snapshot")
+    if len(service.volumes) != 1:
+        raise DevenvError(f"service {service_name} of profile {stack.name} mounts {len(service.volumes)} volumes; "
+                          "snapshots need exactly one (the datadir)")
+    v = service.volumes[0]
+    return DataVolume(service_name, names.container_name(stack.name, service_name),
+                      names.volume_name(stack.name, v.name), v.target)
+
+
+def snapshot_store() -> SnapshotStore:
+    return SnapshotStore(cache_dir() / "snapshots")
+
+
+def dataset_id(stack: Stack) -> str | None:
+    from ..data.datasets import dataset_id as compute
+    return compute(stack.profile.dataset, stack.profile.imageset) if stack.profile.dataset else None
+
+
+def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -> Snapshot:
+    dv = data_volume(stack)
+    try:
+        engine.api.inspect_container(dv.container)
+    except docker.errors.NotFound:
+        raise DevenvError(f"profile {stack.name} has no {dv.service} container to snapshot",
+                          f"Run `devenv up {stack.name}` first.") from None
+    snap = save(engine, snapshot_store(), profile=stack.name, name=name, service=dv.service,
+                container=dv.container, volume_target=dv.target, dataset=dataset_id(stack), reporter=reporter)
+    _wait_if_running(engine, dv)
+    return snap
+
+
+def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -> Snapshot:
+    """Restore a snapshot into the profile's datadir volume; the db container is stopped meanwhile."""
+    dv = data_volume(stack)
+    snap = snapshot_store().get(stack.name, name)
+    sp = stack.services[dv.service]
+    ensure_images(engine, [sp.image], stack.base, reporter)
+    image_id = engine.api.inspect_image(sp.image.tag)["Id"]
+    running = False
+    try:
+        running = engine.api.inspect_container(dv.container)["State"]["Running"]
+    except docker.errors.NotFound:
+        pass
+    check_server(snap, image_id, sp.image.tag)  # before stopping anything
+    if running:
+        with reporter.step(f"stop {dv.service}"):
+            engine.api.stop(dv.container, timeout=60)
+    try:
+        _ensure_volume(engine, stack, dv)
+        restore(engine, snap, image_id=image_id, image=sp.image.tag, volume=dv.volume, reporter=reporter)
+    finally:
+        if running:
+            engine.api.start(dv.container)
+    _wait_if_running(engine, dv)
+    return snap
+
+
+def _ensure_volume(engine: Engine, stack: Stack, dv: DataVolume) -> None:
+    try:
+        engine.api.inspect_volume(dv.volume)
+    except docker.errors.NotFound:
+        short = next(v.name for v in stack.profile.services[dv.service].volumes)
+        engine.api.create_volume(dv.volume, labels=names.volume_labels(stack.name, short))
+
+
+def _wait_if_running(engine: Engine, dv: DataVolume) -> None:
+    import time
+    try:
+        if engine.api.inspect_container(dv.container)["State"]["Running"]:
+            wait_ready(engine, {dv.service: dv.container}, time.monotonic() + 300)
+    except docker.errors.NotFound:
+        pass
+
+
+__all__ = ["DataVolume", "SnapshotError", "data_volume", "restore_snapshot", "save_snapshot", "snapshot_store"]
