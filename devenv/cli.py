@@ -159,7 +159,8 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     else:
         parts = [f"{label}: {', '.join(items)}" for label, items in
                  (("built", result.built), ("created", result.created), ("started", result.started),
-                  ("removed", result.removed)) if items]
+                  ("removed", result.removed), ("restored snapshot", result.restored),
+                  ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
     for row in lifecycle.status(engine, name):
         for url in row.urls:
@@ -250,6 +251,72 @@ def shell_cmd(ctx: Context, service: str, profile: str | None) -> None:
     tty = ["-it"] if sys.stdin.isatty() else ["-i"]
     os.execvp("docker", ["docker", "exec", *tty, container, "sh", "-c",
                          "command -v bash >/dev/null && exec bash || exec sh"])
+
+
+@cli.group("snapshot")
+def snapshot_group() -> None:
+    """Physical database snapshots: save, restore, list, rm.
+
+    A snapshot is the database service's datadir, copied while the server is
+    stopped, zstd-compressed, with the sha256 of every file. `devenv up` restores a
+    matching one (same dataset, same server image) instead of seeding a new volume.
+    """
+
+
+@snapshot_group.command("save")
+@profile_argument
+@click.argument("name", required=False, default="latest")
+@pass_ctx
+def snapshot_save_cmd(ctx: Context, profile: str | None, name: str) -> None:
+    """Save PROFILE's database as snapshot NAME (default: latest). The db is stopped meanwhile."""
+    from .engine.datadir import save_snapshot
+    snap = save_snapshot(ctx.engine(), ctx.stack(_profile_name(profile)), name, reporter_for())
+    m = snap.manifest
+    click.echo(f"saved {m.profile}/{m.name}: datadir {m.datadir_bytes / 1e6:,.1f} MB -> "
+               f"{m.archive_bytes / 1e6:,.1f} MB ({len(m.files)} files) in {snap.path}")
+
+
+@snapshot_group.command("restore")
+@profile_argument
+@click.argument("name", required=False, default="latest")
+@pass_ctx
+def snapshot_restore_cmd(ctx: Context, profile: str | None, name: str) -> None:
+    """Replace PROFILE's database with snapshot NAME, after verifying every checksum."""
+    from .engine.datadir import restore_snapshot
+    snap = restore_snapshot(ctx.engine(), ctx.stack(_profile_name(profile)), name, reporter_for())
+    click.echo(f"restored {snap.manifest.profile}/{snap.manifest.name}")
+
+
+@snapshot_group.command("list")
+@click.option("-p", "--profile", "profile", metavar="PROFILE", help="Only this profile's snapshots.")
+@json_option
+def snapshot_list_cmd(profile: str | None, as_json: bool) -> None:
+    """List snapshots: profile, name, dataset, sizes, date."""
+    from .engine.datadir import snapshot_store
+    snaps = snapshot_store().list(profile)
+    rows = [{"profile": s.manifest.profile, "name": s.manifest.name, "dataset": s.manifest.dataset,
+             "server_image": s.manifest.server_image, "datadir_bytes": s.manifest.datadir_bytes,
+             "archive_bytes": s.manifest.archive_bytes, "created": s.manifest.created, "path": str(s.path)}
+            for s in snaps]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no snapshots")
+        return
+    _table(["PROFILE", "NAME", "DATASET", "DATADIR", "ARCHIVE", "CREATED"],
+           [[r["profile"], r["name"], r["dataset"] or "-", f"{r['datadir_bytes'] / 1e6:,.1f} MB",
+             f"{r['archive_bytes'] / 1e6:,.1f} MB", r["created"]] for r in rows])
+
+
+@snapshot_group.command("rm")
+@click.argument("name")
+@profile_option
+def snapshot_rm_cmd(name: str, profile: str | None) -> None:
+    """Delete snapshot NAME of PROFILE."""
+    from .engine.datadir import snapshot_store
+    snapshot_store().remove(_profile_name(profile), name)
+    click.echo(f"removed snapshot {_profile_name(profile)}/{name}")
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> None:

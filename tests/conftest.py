@@ -5,7 +5,10 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
-COMPOSE_SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
+# The current Compose Specification schema from ../shared when present (CI and
+# developers have it), else the copy kept with the tests (Apache-2.0, compose-spec).
+_SHARED_SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
+COMPOSE_SCHEMA = _SHARED_SCHEMA if _SHARED_SCHEMA.exists() else FIXTURES / "compose-spec.json"
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from ..ui import Reporter
 from .client import Engine
 from .health import Health, Observation, observe, probe_once, wait_ready
 from .images import ensure_images
+from .seeding import plan_seed, populate_imageset
 
 STOP_TIMEOUT = 10
 
@@ -36,6 +37,9 @@ class UpResult:
     started: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)   # snapshots restored
+    seeded: list[str] = field(default_factory=list)     # datasets mounted for seeding
+    images_copied: list[str] = field(default_factory=list)
     health: dict[str, Health] = field(default_factory=dict)
 
     @property
@@ -56,7 +60,9 @@ def _ensure_network(engine: Engine, profile: str) -> str:
     return name
 
 
-def _ensure_volumes(engine: Engine, stack: Stack) -> None:
+def _ensure_volumes(engine: Engine, stack: Stack) -> set[str]:
+    """Create missing volumes; returns the names of those created now."""
+    created: set[str] = set()
     existing = {v["Name"] for v in (engine.api.volumes(filters={"label": f"{names.PROFILE}={stack.name}"})["Volumes"] or [])}
     for sp in stack.services.values():
         for v in sp.service.volumes:
@@ -64,6 +70,8 @@ def _ensure_volumes(engine: Engine, stack: Stack) -> None:
             if vname not in existing:
                 engine.api.create_volume(vname, labels=names.volume_labels(stack.name, v.name))
                 existing.add(vname)
+                created.add(vname)
+    return created
 
 
 def _port_holder(engine: Engine, host_ip: str, port: int) -> str | None:
@@ -87,12 +95,13 @@ def _check_ports(engine: Engine, sp: ServicePlan) -> None:
                 raise PortConflictError(p.host_ip, p.host, sp.service.name, _port_holder(engine, p.host_ip, p.host)) from None
 
 
-def _create(engine: Engine, stack: Stack, sp: ServicePlan, network: str) -> str:
+def _create(engine: Engine, stack: Stack, sp: ServicePlan, network: str, binds: dict | None = None) -> str:
     s = sp.service
     name = names.container_name(stack.name, s.name)
     host_config = engine.api.create_host_config(
         port_bindings={f"{p.container}/{p.protocol}": (p.host_ip, p.host) for p in s.ports},
         mounts=[Mount(v.target, names.volume_name(stack.name, v.name), type="volume") for v in s.volumes],
+        binds=binds or None,
         network_mode=network,
         init=False,
     )
@@ -153,6 +162,7 @@ def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -
             result.removed.append(service)
 
     network = None
+    new_volumes: set[str] = set()
     waves = _waves(stack)
     deadline = time.monotonic() + timeout
     for wave in waves:
@@ -172,12 +182,17 @@ def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -
                 continue
             if network is None:
                 network = _ensure_network(engine, stack.name)
-                _ensure_volumes(engine, stack)
+                new_volumes = _ensure_volumes(engine, stack)
             if current:
                 with reporter.step(f"recreate {service} (its image or settings changed)"):
                     _remove(engine, current["Id"])
             _check_ports(engine, sp)
-            _create(engine, stack, sp, network)
+            seed = plan_seed(engine, stack, sp, new_volumes, reporter)
+            result.restored += [seed.restored] if seed.restored else []
+            result.seeded += [seed.dataset] if seed.binds else []
+            _create(engine, stack, sp, network, seed.binds)
+            copied = populate_imageset(engine, stack, sp, name, reporter)
+            result.images_copied += [copied] if copied else []
             _start(engine, sp, name)
             result.created.append(service)
             to_wait[service] = name

@@ -157,6 +157,15 @@ def _semantic_issues(merged: dict, locate) -> list[ProfileIssue]:
     if ds and ds.get("service", "db") not in services:
         issues.append(ProfileIssue(locate(("data", "dataset")),
                                    f"dataset belongs to service `{ds.get('service', 'db')}`, which the profile does not declare"))
+    im = (merged.get("data") or {}).get("imageset")
+    if im:
+        svc, vol = im.get("service", "web"), im.get("volume", "media")
+        if svc not in services:
+            issues.append(ProfileIssue(locate(("data", "imageset")),
+                                       f"image set belongs to service `{svc}`, which the profile does not declare"))
+        elif vol not in (services[svc].get("volumes") or {}):
+            issues.append(ProfileIssue(locate(("data", "imageset")),
+                                       f"image set goes into volume `{vol}` of service {svc}, which it does not mount"))
     from .model import parse_port
     taken: dict[tuple, str] = {}
     for svc, spec in sorted(services.items()):

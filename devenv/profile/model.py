@@ -98,6 +98,8 @@ class ImageSet:
     width: int = 320
     height: int = 240
     seed: int = 1
+    service: str = "web"     # the service whose volume holds the images
+    volume: str = "media"    # that volume's name
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,8 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict) -> Profile:
                       scale=tuple(sorted((ds.get("scale") or {}).items()))) if ds else None
     im = data_spec.get("imageset")
     imageset = ImageSet(count=im["count"], width=im.get("width", 320), height=im.get("height", 240),
-                        seed=im.get("seed", 1)) if im else None
+                        seed=im.get("seed", 1), service=im.get("service", "web"),
+                        volume=im.get("volume", "media")) if im else None
     return Profile(
         name=name,
         description=data.get("description", ""),

@@ -43,11 +43,14 @@ def cleanup(client):
 class Devenv:
     """Runs the devenv CLI as a user would, in a project directory."""
 
-    def __init__(self, project: Path):
+    def __init__(self, project: Path, cache: Path | None = None):
         self.project = project
+        self.cache = cache  # DEVENV_CACHE: datasets, image sets, snapshots
 
     def __call__(self, *args, check=True, timeout=900, env=None):
         full_env = {**os.environ, "DEVENV_LABELS": TEST_LABEL, **(env or {})}
+        if self.cache is not None:
+            full_env["DEVENV_CACHE"] = str(self.cache)
         full_env.pop("DEVENV_PROFILES_DIR", None)
         r = subprocess.run([sys.executable, "-m", "devenv", *args], cwd=self.project, env=full_env,
                            capture_output=True, text=True, timeout=timeout)
@@ -61,7 +64,7 @@ def tiny(tmp_path, engine):
     """A project with the tiny integration profiles; torn down after the test."""
     shutil.copytree(FIXTURES / "itest" / "profiles", tmp_path / "profiles")
     shutil.copytree(FIXTURES / "images", tmp_path / "images")
-    yield Devenv(tmp_path)
+    yield Devenv(tmp_path, cache=tmp_path / "cache")
     cleanup(engine)
 
 

@@ -1,6 +1,7 @@
 """The reference stack really serves the site: nginx + PHP-FPM reading MariaDB, using memcached."""
 
 import html
+import re
 import shutil
 import urllib.request
 
@@ -39,13 +40,21 @@ def get(path="/"):
 
 def test_page_shows_rows_from_the_database(site):
     r = site("exec", "db", "-p", "t-site", "--", "mariadb", "-N", "-B", "shop", "-e",
-             "SELECT title FROM listings ORDER BY id DESC LIMIT 3")
+             "SELECT title FROM listings WHERE state = 'active' ORDER BY created_at DESC, id DESC LIMIT 3")
     titles = r.stdout.strip().splitlines()
     assert len(titles) == 3
     status, body = get("/")
     assert status == 200
     for title in titles:
         assert html.escape(title) in body or title in html.unescape(body)
+
+
+def test_product_images_are_served(site):
+    _, body = get("/")
+    src = re.search(r'<img src="(/media/[0-9]+\.jpg)"', body).group(1)
+    with urllib.request.urlopen(f"http://127.0.0.1:{PORT}{src}", timeout=10) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"] == "image/jpeg"
+        assert resp.read(3) == b"\xff\xd8\xff"
 
 
 def test_second_request_is_served_from_memcached(site):

@@ -38,7 +38,11 @@ def test_every_command_has_help(name):
 
 def test_every_command_is_documented_in_readme():
     readme = (REPO / "README.md").read_text()
-    missing = [name for name in cli.commands if f"devenv {name}" not in readme]
+    names = []
+    for name, command in cli.commands.items():
+        names.append(name)
+        names += [f"{name} {sub}" for sub in getattr(command, "commands", {})]
+    missing = [name for name in names if f"devenv {name}" not in readme]
     assert not missing, f"commands missing from README: {missing}"
 
 

@@ -48,7 +48,7 @@ header('X-Devenv-Data-Source: ' . ($error === null ? $source : 'error'));
 <td class="title"><?= h($row['title']) ?></td>
 <td class="price"><?= h(format_price((int) $row['price_cents'], $row['currency'])) ?></td>
 <td class="shop"><?= h($row['shop_name']) ?></td>
-<td><?php if ($row['image_path'] !== null): ?><a href="/media/<?= h($row['image_path']) ?>">image</a><?php endif ?></td>
+<td class="image"><?php if ($row['image_path'] !== null): $url = media_url($row['image_path']); ?><a href="<?= h($url) ?>"><img src="<?= h($url) ?>" alt="<?= h($row['title']) ?>" width="96" height="72" loading="lazy"></a><?php endif ?></td>
 </tr>
 <?php endforeach ?>
 </tbody>

@@ -30,6 +30,12 @@ function h(string $s): string
     return htmlspecialchars($s, ENT_QUOTES | ENT_SUBSTITUTE | ENT_HTML5, 'UTF-8');
 }
 
+/** URL of a listing image: listing_images.path ("media/00042.jpg") is relative to the site root. */
+function media_url(string $path): string
+{
+    return '/' . implode('/', array_map('rawurlencode', explode('/', ltrim($path, '/'))));
+}
+
 function format_price(int $cents, string $currency): string
 {
     return number_format($cents / 100, 2, '.', ',') . ' ' . $currency;

@@ -44,7 +44,7 @@ CREATE TABLE listing_images (
     id            INT UNSIGNED NOT NULL AUTO_INCREMENT,
     listing_id    INT UNSIGNED NOT NULL,
     position      TINYINT UNSIGNED NOT NULL DEFAULT 0,
-    path          VARCHAR(255) NOT NULL,   -- relative to /srv/media, served as /media/<path>
+    path          VARCHAR(255) NOT NULL,   -- media/NNNNN.jpg: file /srv/media/<path>, URL /<path>
     width         SMALLINT UNSIGNED NULL,
     height        SMALLINT UNSIGNED NULL,
     PRIMARY KEY (id),

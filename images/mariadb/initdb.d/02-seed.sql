@@ -1,5 +1,8 @@
--- Small deterministic seed for the reference shop (a later task replaces it
--- with a generator). Explicit ids keep foreign keys readable.
+-- Static seed: the fallback when no generated dataset is mounted at
+-- /var/lib/devenv-seed (devenv mounts one for profiles with data.dataset; see
+-- devenv/data/datasets.py). A file named *-seed.sql / *-seed.sql.gz / *-seed.sh
+-- is skipped when a dataset is mounted. Explicit ids keep foreign keys readable.
+-- Image paths point at the first 32 images of a generated image set.
 SET NAMES utf8mb4;
 
 INSERT INTO users (id, email, display_name, created_at) VALUES
@@ -49,38 +52,38 @@ INSERT INTO listings (id, shop_id, title, description, price_cents, currency, qu
     (24, 4, 'Kids\' wooden train', 'Non-toxic paint, 4 cars.', 4900, 'EUR', 1, 'active', '2024-03-24 11:41:00');
 
 INSERT INTO listing_images (listing_id, position, path, width, height) VALUES
-    (1, 0, 'listings/1/0.jpg', 1200, 900),
-    (1, 1, 'listings/1/1.jpg', 1200, 900),
-    (2, 0, 'listings/2/0.jpg', 1200, 900),
-    (3, 0, 'listings/3/0.jpg', 1200, 900),
-    (4, 0, 'listings/4/0.jpg', 1200, 900),
-    (4, 1, 'listings/4/1.jpg', 1200, 900),
-    (5, 0, 'listings/5/0.jpg', 1200, 900),
-    (6, 0, 'listings/6/0.jpg', 1200, 900),
-    (7, 0, 'listings/7/0.jpg', 1200, 900),
-    (7, 1, 'listings/7/1.jpg', 1200, 900),
-    (8, 0, 'listings/8/0.jpg', 1200, 900),
-    (9, 0, 'listings/9/0.jpg', 1200, 900),
-    (10, 0, 'listings/10/0.jpg', 1200, 900),
-    (10, 1, 'listings/10/1.jpg', 1200, 900),
-    (11, 0, 'listings/11/0.jpg', 1200, 900),
-    (12, 0, 'listings/12/0.jpg', 1200, 900),
-    (13, 0, 'listings/13/0.jpg', 1200, 900),
-    (13, 1, 'listings/13/1.jpg', 1200, 900),
-    (14, 0, 'listings/14/0.jpg', 1200, 900),
-    (15, 0, 'listings/15/0.jpg', 1200, 900),
-    (16, 0, 'listings/16/0.jpg', 1200, 900),
-    (16, 1, 'listings/16/1.jpg', 1200, 900),
-    (17, 0, 'listings/17/0.jpg', 1200, 900),
-    (18, 0, 'listings/18/0.jpg', 1200, 900),
-    (19, 0, 'listings/19/0.jpg', 1200, 900),
-    (19, 1, 'listings/19/1.jpg', 1200, 900),
-    (20, 0, 'listings/20/0.jpg', 1200, 900),
-    (21, 0, 'listings/21/0.jpg', 1200, 900),
-    (22, 0, 'listings/22/0.jpg', 1200, 900),
-    (22, 1, 'listings/22/1.jpg', 1200, 900),
-    (23, 0, 'listings/23/0.jpg', 1200, 900),
-    (24, 0, 'listings/24/0.jpg', 1200, 900);
+    (1, 0, 'media/00000.jpg', 320, 240),
+    (1, 1, 'media/00001.jpg', 320, 240),
+    (2, 0, 'media/00002.jpg', 320, 240),
+    (3, 0, 'media/00003.jpg', 320, 240),
+    (4, 0, 'media/00004.jpg', 320, 240),
+    (4, 1, 'media/00005.jpg', 320, 240),
+    (5, 0, 'media/00006.jpg', 320, 240),
+    (6, 0, 'media/00007.jpg', 320, 240),
+    (7, 0, 'media/00008.jpg', 320, 240),
+    (7, 1, 'media/00009.jpg', 320, 240),
+    (8, 0, 'media/00010.jpg', 320, 240),
+    (9, 0, 'media/00011.jpg', 320, 240),
+    (10, 0, 'media/00012.jpg', 320, 240),
+    (10, 1, 'media/00013.jpg', 320, 240),
+    (11, 0, 'media/00014.jpg', 320, 240),
+    (12, 0, 'media/00015.jpg', 320, 240),
+    (13, 0, 'media/00016.jpg', 320, 240),
+    (13, 1, 'media/00017.jpg', 320, 240),
+    (14, 0, 'media/00018.jpg', 320, 240),
+    (15, 0, 'media/00019.jpg', 320, 240),
+    (16, 0, 'media/00020.jpg', 320, 240),
+    (16, 1, 'media/00021.jpg', 320, 240),
+    (17, 0, 'media/00022.jpg', 320, 240),
+    (18, 0, 'media/00023.jpg', 320, 240),
+    (19, 0, 'media/00024.jpg', 320, 240),
+    (19, 1, 'media/00025.jpg', 320, 240),
+    (20, 0, 'media/00026.jpg', 320, 240),
+    (21, 0, 'media/00027.jpg', 320, 240),
+    (22, 0, 'media/00028.jpg', 320, 240),
+    (22, 1, 'media/00029.jpg', 320, 240),
+    (23, 0, 'media/00030.jpg', 320, 240),
+    (24, 0, 'media/00031.jpg', 320, 240);
 
 INSERT INTO orders (id, buyer_user_id, shop_id, status, currency, created_at) VALUES
     (1, 6, 2, 'shipped', 'EUR', '2024-04-01 12:00:00'),

@@ -1,0 +1,219 @@
+"""Database datasets: generated CSV files plus a ``load.sql`` for the bulk load.
+
+``materialize(dataset, imageset, cache_dir, reporter)`` returns the directory
+``cache_dir/datasets/<id>/`` (generating it first when missing)::
+
+    users.csv shops.csv listings.csv listing_images.csv orders.csv order_items.csv
+    load.sql        LOAD DATA LOCAL INFILE '/var/lib/devenv-seed/<table>.csv' ..., parents first
+    manifest.json   id, generator + version, params, rows / bytes / sha256 per table
+    DATASET_ID      the id (one line)
+
+devenv bind-mounts that directory read-only at ``/var/lib/devenv-seed`` into
+the database container; on the first start of an empty volume the MariaDB
+entrypoint runs the schema, then ``load.sql`` instead of the static seed, and
+records the id in ``devenv_meta.seed_state.dataset``.
+
+The id is ``<generator>-<size>-<seed>-<12 hex>``, the hex digest covering the
+generator name and version, size, seed, the resolved scale and the image set's
+count/width/height: equal ids mean equal bytes. Generation happens in a
+temporary directory renamed into place at the end, so an interrupted generation
+never leaves a directory that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DevenvError
+from ..profile.model import Dataset, ImageSet
+from ..ui import Reporter
+from . import atomic_directory, content_digest
+from .generators import Generator, Table, registry
+
+SEED_MOUNT = "/var/lib/devenv-seed"   # where devenv mounts the dataset in the db container
+LOAD_FILE = "load.sql"
+MANIFEST_FILE = "manifest.json"
+ID_FILE = "DATASET_ID"
+ROWS_MARKER = "-- devenv-total-rows:"  # read by the entrypoint to report rows/s
+
+
+class UnknownDatasetError(DevenvError):
+    """The profile names a dataset generator or size that does not exist."""
+
+
+class DatasetScaleError(DevenvError):
+    """``data.dataset.scale`` has unknown keys or impossible values."""
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    path: Path        # directory to mount at SEED_MOUNT
+    id: str
+    manifest: dict
+
+    @property
+    def total_rows(self) -> int:
+        return self.manifest["total_rows"]
+
+
+def available() -> dict[str, list[str]]:
+    """generator name -> its sizes."""
+    return {name: sorted(g.sizes) for name, g in sorted(registry().items())}
+
+
+def generator_for(dataset: Dataset) -> Generator:
+    gens = registry()
+    gen = gens.get(dataset.name)
+    if gen is None:
+        have = ", ".join(f"{n} (sizes: {', '.join(s)})" for n, s in available().items())
+        raise UnknownDatasetError(
+            f"dataset `{dataset.name}` (data.dataset.name): no generator of that name",
+            f"Available generators: {have}.")
+    if dataset.size not in gen.sizes:
+        raise UnknownDatasetError(
+            f"dataset `{dataset.name}`: unknown size `{dataset.size}` (data.dataset.size)",
+            f"Sizes of the {gen.name} generator: {', '.join(sorted(gen.sizes))}.")
+    return gen
+
+
+def resolve_params(dataset: Dataset) -> tuple[Generator, dict[str, Any]]:
+    """The generator and its full parameters: size defaults, then ``scale`` overrides."""
+    gen = generator_for(dataset)
+    params: dict[str, Any] = dict(gen.sizes[dataset.size])
+    unknown = [k for k, _ in dataset.scale if k not in gen.scale_keys]
+    if unknown:
+        keys = "; ".join(f"{k}: {doc}" for k, doc in gen.scale_keys.items())
+        raise DatasetScaleError(
+            f"dataset `{dataset.name}`: unknown scale key(s) {', '.join(sorted(unknown))} (data.dataset.scale)",
+            f"Scale keys of the {gen.name} generator: {keys}.")
+    for key, value in dataset.scale:
+        params[key] = value
+    # canonical numbers: 2 and 2.0 give the same id
+    params = {k: (int(v) if float(v).is_integer() else float(v)) for k, v in params.items()}
+    problems = gen.validate(params)
+    if problems:
+        raise DatasetScaleError(f"dataset `{dataset.name}` ({dataset.size}): invalid scale: " + "; ".join(problems))
+    params["seed"] = int(dataset.seed)
+    return gen, params
+
+
+def _imageset_params(imageset: ImageSet | None) -> dict | None:
+    if imageset is None or imageset.count <= 0:
+        return None
+    return {"count": imageset.count, "width": imageset.width, "height": imageset.height}
+
+
+def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
+    gen, params = resolve_params(dataset)
+    digest = content_digest({"generator": gen.name, "version": gen.version, "size": dataset.size,
+                             "params": params, "imageset": _imageset_params(imageset)})
+    return f"{gen.name}-{dataset.size}-{dataset.seed}-{digest}"
+
+
+def load_sql(dataset_id: str, tables: tuple[Table, ...], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
+    """The bulk load script: session settings, one LOAD DATA per table (parents
+    first), then a row-count check that fails the init when anything was skipped."""
+    total = sum(rows.values())
+    out = [
+        f"-- devenv dataset {dataset_id}: bulk load, run by devenv-mariadb-entrypoint",
+        "-- (mariadb --local-infile=1, application database selected) on the first start",
+        "-- of an empty volume, with the dataset directory mounted at " + mount + ".",
+        f"{ROWS_MARKER} {total}",
+        "SET NAMES utf8mb4;",
+        "-- bulk-loader settings: no per-row FK/unique checks (the generator guarantees",
+        "-- both; tests check them), no binlog. With both checks off, InnoDB (10.6+)",
+        "-- loads an empty table in bulk mode: no undo log, indexes built sorted.",
+        "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
+    ]
+    for t in tables:
+        out.append(
+            f"LOAD DATA LOCAL INFILE '{mount}/{t.file}' INTO TABLE `{t.name}` CHARACTER SET utf8mb4"
+            " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
+            " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
+            f" ({', '.join(f'`{c}`' for c in t.columns)});")
+    out += ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
+            "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
+            "DELIMITER //",
+            "BEGIN NOT ATOMIC"]
+    for t in tables:
+        out.append(f"  IF (SELECT COUNT(*) FROM `{t.name}`) <> {rows[t.name]} THEN"
+                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
+                   f" {t.name} does not have {rows[t.name]} rows'; END IF;")
+    out += ["END //", "DELIMITER ;", ""]
+    return "\n".join(out)
+
+
+def _complete(path: Path, ds_id: str) -> dict | None:
+    """The manifest of a complete dataset directory, else None."""
+    try:
+        if (path / ID_FILE).read_text().strip() != ds_id:
+            return None
+        manifest = json.loads((path / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("id") != ds_id or not (path / LOAD_FILE).is_file():
+        return None
+    return manifest
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, reporter: Reporter,
+                workers: int | None = None) -> DatasetFiles:
+    """The dataset directory for ``dataset`` (and ``imageset``, whose count the
+    listing images refer to), generated into ``cache_dir/datasets/<id>/`` unless
+    already there. ``workers``: processes for generation (default: CPUs, max 4;
+    small datasets always use one)."""
+    gen, params = resolve_params(dataset)
+    ds_id = dataset_id(dataset, imageset)
+    final = Path(cache_dir) / "datasets" / ds_id
+    manifest = _complete(final, ds_id)
+    if manifest is not None:
+        return DatasetFiles(final, ds_id, manifest)
+    if final.exists():  # not ours or damaged: replace it (never half-trust a dataset)
+        import shutil
+        shutil.rmtree(final)
+
+    images = imageset if _imageset_params(imageset) else None
+    est_rows = sum(v for k, v in params.items() if k in ("users", "shops", "listings", "orders"))
+    if workers is None:
+        workers = default_workers() if est_rows > 50_000 else 1
+    with reporter.step(f"generate dataset {ds_id}"):
+        start = time.monotonic()
+        with atomic_directory(final) as tmp:
+            results = gen.generate(tmp, params, images, workers=workers, progress=reporter.detail)
+            rows = {name: r.rows for name, r in results.items()}
+            (tmp / LOAD_FILE).write_text(load_sql(ds_id, gen.tables, rows))
+            manifest = {
+                "id": ds_id,
+                "generator": gen.name,
+                "generator_version": gen.version,
+                "dataset": dataset.name,
+                "size": dataset.size,
+                "seed": int(dataset.seed),
+                "params": params,
+                "imageset": _imageset_params(images),
+                "load": LOAD_FILE,
+                "mount": SEED_MOUNT,
+                "tables": {t.name: {"file": t.file, "rows": results[t.name].rows,
+                                    "bytes": results[t.name].bytes, "sha256": results[t.name].sha256,
+                                    "columns": list(t.columns)}
+                           for t in gen.tables},
+                "total_rows": sum(rows.values()),
+                "total_bytes": sum(r.bytes for r in results.values()),
+            }
+            (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            (tmp / ID_FILE).write_text(ds_id + "\n")
+            for f in tmp.iterdir():
+                os.chmod(f, 0o644)
+        elapsed = time.monotonic() - start
+        reporter.info(f"dataset {ds_id}: {manifest['total_rows']:,} rows, "
+                      f"{manifest['total_bytes'] / 1e6:,.1f} MB in {elapsed:.1f}s")
+    return DatasetFiles(final, ds_id, manifest)

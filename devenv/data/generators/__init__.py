@@ -1,0 +1,65 @@
+"""Dataset generators, by name.
+
+A generator turns (size, seed, scale, image set) into one CSV file per table, in
+the column order of its ``tables``, deterministically: same inputs, same bytes,
+on every machine (own seeded PRNGs, no ``hash()``, no locale, no clock, integer
+arithmetic for everything that ends up in a file).
+
+CSV dialect (what ``load.sql`` tells ``LOAD DATA`` and what Python's ``csv``
+module reads back): UTF-8, a header line, ``,`` between fields, ``\\n`` after
+each row, text fields always in double quotes with ``"`` doubled inside, no
+backslash escapes, numbers bare, no NULLs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    column: str
+    parent: str          # parent table
+    parent_column: str = "id"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv"
+
+
+@dataclass(frozen=True)
+class TableResult:
+    rows: int
+    sha256: str
+    bytes: int
+
+
+class Generator(Protocol):
+    name: str
+    version: int
+    #: size name -> default scale (every key of ``scale_keys``)
+    sizes: dict[str, dict[str, float]]
+    #: scale key -> what it means (for errors and docs)
+    scale_keys: dict[str, str]
+    #: tables, parents before children (the load order)
+    tables: tuple[Table, ...]
+
+    def generate(self, out, params: dict, imageset, workers: int, progress) -> dict[str, TableResult]:
+        """Write one CSV per table into ``out``; ``params`` is the resolved scale
+        plus ``seed``; ``imageset`` is None or an ImageSet. ``progress(text)`` is
+        called from the calling process only."""
+        ...
+
+
+def registry() -> dict[str, Generator]:
+    from .shop import ShopGenerator
+    gens: list[Generator] = [ShopGenerator()]
+    return {g.name: g for g in gens}

@@ -1,0 +1,161 @@
+"""Data for a fresh environment: the database seed and the product image set.
+
+Database: when the dataset service's container is (re)created and its datadir
+volume still needs initialising (new, empty, or left half-initialised by an
+interrupted seed), devenv first looks for a snapshot of the same dataset taken
+with the same server image and restores it; otherwise it generates the dataset
+(cached per machine) and bind-mounts it read-only at the seed path, where the
+MariaDB entrypoint bulk-loads it on first start. A volume that is initialised is
+never touched.
+
+Image set: the files go into the image set's volume through the Engine's archive
+API (before the container starts), with the set's id as a marker file, so they
+are copied once and replaced only when the image set changes.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+
+from .. import names
+from ..paths import cache_dir
+from ..render import ServicePlan, Stack
+from ..ui import Reporter
+from .client import Engine
+
+INIT_MARKER = ".devenv-init-in-progress"   # written by the MariaDB entrypoint until its init completes
+INITIALISED = "mysql"                      # the system schema directory of an initialised datadir
+IMAGESET_MARKER = "IMAGESET_ID"
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    binds: dict[str, dict]        # host path -> {"bind": path, "mode": "ro"}
+    restored: str | None = None   # snapshot restored, "profile/name"
+    dataset: str | None = None    # dataset id generated / mounted
+
+
+def _exists(engine: Engine, container: str, path: str) -> bool:
+    try:
+        stream, _ = engine.api.get_archive(container, path)
+        for _chunk in stream:  # drain: the connection is reused
+            pass
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def volume_needs_init(engine: Engine, image: str, volume: str, target: str) -> bool:
+    """True when the datadir volume is empty or its first initialisation never finished."""
+    probe = engine.api.create_container(
+        image=image, command=["true"], entrypoint=[], labels=names.extra_labels() | {names.MANAGED: "true"},
+        host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "ro"}}))["Id"]
+    try:
+        return _exists(engine, probe, posixpath.join(target, INIT_MARKER)) or \
+            not _exists(engine, probe, posixpath.join(target, INITIALISED))
+    finally:
+        engine.api.remove_container(probe, force=True)
+
+
+def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[str], reporter: Reporter) -> SeedPlan:
+    """What the dataset service needs before it is created: a restored snapshot or a seed mount."""
+    profile = stack.profile
+    if profile.dataset is None or sp.service.name != profile.dataset.service or len(sp.service.volumes) != 1:
+        return SeedPlan({})
+    from ..data.datasets import SEED_MOUNT, dataset_id, materialize
+    from ..data.snapshots import restore
+    from .datadir import snapshot_store
+
+    v = sp.service.volumes[0]
+    volume = names.volume_name(stack.name, v.name)
+    if volume not in new_volumes and not volume_needs_init(engine, sp.image.tag, volume, v.target):
+        return SeedPlan({})
+    ds_id = dataset_id(profile.dataset, profile.imageset)
+    image_id = engine.api.inspect_image(sp.image.tag)["Id"]
+    snap = snapshot_store().matching(stack.name, ds_id, image_id)
+    if snap is not None:
+        restore(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume, reporter=reporter)
+        return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id)
+    files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter)
+    return SeedPlan({str(files.path): {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
+
+
+def populate_imageset(engine: Engine, stack: Stack, sp: ServicePlan, container: str, reporter: Reporter) -> str | None:
+    """Copy the image set into its volume of a created (not yet started) container, when needed."""
+    imageset = stack.profile.imageset
+    if imageset is None or sp.service.name != imageset.service:
+        return None
+    mount = next((v for v in sp.service.volumes if v.name == imageset.volume), None)
+    if mount is None:
+        return None
+    from ..data.imagesets import imageset_id, materialize as materialize_images
+    set_id = imageset_id(imageset)
+    if _read(engine, container, posixpath.join(mount.target, IMAGESET_MARKER)) == set_id:
+        return None
+    files = materialize_images(imageset, cache_dir(), reporter)
+    with reporter.step(f"copy {files.count:,} images ({files.bytes / 1e6:,.0f} MB) into volume {mount.name}"):
+        stream = _TarStream(files.path)
+        if not engine.api.put_archive(container, mount.target, stream):
+            raise docker.errors.APIError(f"the engine refused the image set for {container}")
+    return set_id
+
+
+def _read(engine: Engine, container: str, path: str) -> str | None:
+    try:
+        stream, _ = engine.api.get_archive(container, path)
+    except docker.errors.NotFound:
+        return None
+    data = b"".join(stream)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.next()
+        f = tar.extractfile(member) if member else None
+        return f.read().decode().strip() if f else None
+
+
+class _TarStream(io.RawIOBase):
+    """A directory's contents as a tar stream, produced as it is read (no temp file)."""
+
+    def __init__(self, root: Path):
+        import os
+        import threading
+        self._r, self._w = os.pipe()
+        self._reader = os.fdopen(self._r, "rb")
+        self._thread = threading.Thread(target=self._write, args=(root, os.fdopen(self._w, "wb")), daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _write(root: Path, out) -> None:
+        try:
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for path in sorted(root.rglob("*")):
+                    info = tar.gettarinfo(str(path), arcname=path.relative_to(root).as_posix())
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = "root"
+                    info.mode = 0o755 if path.is_dir() else 0o644
+                    if path.is_file():
+                        with open(path, "rb") as f:
+                            tar.addfile(info, f)
+                    else:
+                        tar.addfile(info)
+        finally:
+            out.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._reader.read(1 << 20 if size is None or size < 0 else size)
+
+    def __iter__(self):
+        while chunk := self.read(1 << 20):
+            yield chunk
+
+    def close(self) -> None:
+        self._reader.close()
+        super().close()

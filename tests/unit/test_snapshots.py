@@ -1,0 +1,123 @@
+"""Snapshot archives: path safety, checksum verification, matching."""
+
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import asdict
+
+import pytest
+import zstandard
+
+from devenv.data.snapshots import (ARCHIVE, MANIFEST, Manifest, Snapshot, SnapshotError, SnapshotStore, _safe,
+                                   check_server, verify)
+from devenv.ui import SilentReporter
+
+
+def member(name, kind=tarfile.REGTYPE, link=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    return info
+
+
+@pytest.mark.parametrize("name,kind,link,problem", [
+    ("mysql/ibdata1", tarfile.REGTYPE, "", None),
+    ("mysql", tarfile.DIRTYPE, "", None),
+    ("mysql/a/link", tarfile.SYMTYPE, "../b", None),
+    ("/etc/passwd", tarfile.REGTYPE, "", "absolute path"),
+    ("mysql/../../etc/cron.d/x", tarfile.REGTYPE, "", "path with .."),
+    ("../x", tarfile.REGTYPE, "", "path with .."),
+    ("other/file", tarfile.REGTYPE, "", "outside mysql/"),
+    ("mysql/evil", tarfile.SYMTYPE, "/etc/shadow", "link to absolute path"),
+    ("mysql/evil", tarfile.SYMTYPE, "../../etc", "link pointing outside"),
+    ("mysql/hard", tarfile.LNKTYPE, "etc/passwd", "link pointing outside"),
+    ("mysql/dev", tarfile.CHRTYPE, "", "device"),
+])
+def test_member_safety(name, kind, link, problem):
+    why = _safe(member(name, kind, link), "mysql")
+    assert (why is None) if problem is None else (problem in why)
+
+
+def make_snapshot(tmp_path, files: dict[str, bytes], extra=(), tamper=None, image_id="sha256:aaa"):
+    store = SnapshotStore(tmp_path / "snaps")
+    path = store.dir_of("p", "s")
+    path.mkdir(parents=True)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(tamper(name, data) if tamper else data))
+        for info in extra:
+            tar.addfile(info)
+    (path / ARCHIVE).write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+    manifest = Manifest(format=1, profile="p", name="s", service="db", volume_target="/var/lib/mysql",
+                        dataset="d1", server_image="devenv/db:1", server_image_id=image_id,
+                        created="2026-01-01T00:00:00Z", datadir_bytes=sum(map(len, files.values())),
+                        archive_bytes=1,
+                        files={n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in files.items()})
+    (path / MANIFEST).write_text(json.dumps(asdict(manifest)))
+    return store, store.get("p", "s")
+
+
+def test_verify_accepts_intact_snapshot(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"one", "mysql/b/c": b"two"})
+    verify(snap, SilentReporter())
+
+
+def test_verify_refuses_changed_content(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"one", "mysql/b": b"two"},
+                            tamper=lambda n, d: b"owt" if n == "mysql/b" else d)
+    with pytest.raises(SnapshotError, match="corrupt or tampered.*mysql/b"):
+        verify(snap, SilentReporter())
+
+
+def test_verify_refuses_extra_or_missing_files(tmp_path):
+    store, snap = make_snapshot(tmp_path, {"mysql/a": b"one"})
+    data = json.loads((snap.path / MANIFEST).read_text())
+    data["files"]["mysql/ghost"] = {"sha256": "0" * 64, "size": 1}
+    (snap.path / MANIFEST).write_text(json.dumps(data))
+    with pytest.raises(SnapshotError, match="mysql/ghost"):
+        verify(store.get("p", "s"), SilentReporter())
+
+
+def test_verify_refuses_traversal_member(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"one", "mysql/../../etc/x": b"evil"})
+    with pytest.raises(SnapshotError, match="refused.*path with \\.\\."):
+        verify(snap, SilentReporter())
+
+
+def test_verify_refuses_link_out(tmp_path):
+    link = tarfile.TarInfo("mysql/link")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"one"}, extra=[link])
+    with pytest.raises(SnapshotError, match="link to absolute path"):
+        verify(snap, SilentReporter())
+
+
+def test_truncated_archive_is_corrupt(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"x" * 100_000})
+    data = snap.archive.read_bytes()
+    snap.archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SnapshotError, match="corrupt"):
+        verify(snap, SilentReporter())
+
+
+def test_other_server_image_is_refused(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"one"}, image_id="sha256:aaa")
+    check_server(snap, "sha256:aaa", "devenv/db:1")
+    with pytest.raises(SnapshotError, match="tied to the server version"):
+        check_server(snap, "sha256:bbb", "devenv/db:2")
+
+
+def test_matching_prefers_own_profile_and_same_server(tmp_path):
+    store, snap = make_snapshot(tmp_path, {"mysql/a": b"one"})
+    assert store.matching("p", "d1", "sha256:aaa").path == snap.path
+    assert store.matching("other", "d1", "sha256:aaa").path == snap.path   # same dataset serves others
+    assert store.matching("p", "d2", "sha256:aaa") is None
+    assert store.matching("p", "d1", "sha256:bbb") is None
+
+
+def test_snapshot_names_are_names(tmp_path):
+    with pytest.raises(SnapshotError):
+        SnapshotStore(tmp_path).dir_of("p", "../../etc")
