@@ -40,6 +40,7 @@ from ..ui import Reporter
 ARCHIVE = "datadir.tar.zst"
 MANIFEST = "manifest.json"
 FORMAT = 1
+INIT_MARKER = ".devenv-init-in-progress"  # the MariaDB entrypoint's "not yet complete" marker
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CHUNK = 1 << 20
 
@@ -319,20 +320,20 @@ def restore(engine, snapshot: Snapshot, *, image_id: str, image: str, volume: st
     verify(snapshot, reporter)
     target = m.volume_target.rstrip("/")
     labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: "restore"}
+    marker = posixpath.join(target, INIT_MARKER)
     with reporter.step(f"restore snapshot {m.profile}/{m.name} into {volume}"):
-        # a throwaway container of the server image holds the volume while we write it
-        helper = engine.api.create_container(
-            image=image, command=["sh", "-c", f"find {target} -mindepth 1 -delete"],
-            entrypoint=[], user="0", labels=labels,
+        # Empty the volume and leave the "initialisation in progress" marker until the
+        # last byte is written: a restore cut short (Ctrl-C, crash) is then redone by the
+        # next `up`, never taken for a complete database.
+        _run_in_volume(engine, image, volume, target, labels,
+                       f"find {target} -mindepth 1 -delete && touch {marker}")
+        holder = engine.api.create_container(
+            image=image, command=["true"], entrypoint=[], user="0", labels=labels,
             host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "rw"}}))["Id"]
         try:
-            engine.api.start(helper)
-            code = engine.api.wait(helper, timeout=600)["StatusCode"]
-            if code != 0:
-                raise SnapshotError(f"emptying volume {volume} failed (exit {code})")
             stream = _DecompressedTar(snapshot.archive, reporter, m.datadir_bytes)
             try:
-                ok = engine.api.put_archive(helper, posixpath.dirname(target) or "/", stream)
+                ok = engine.api.put_archive(holder, posixpath.dirname(target) or "/", stream)
             finally:
                 stream.close()
             if not ok:
@@ -340,4 +341,19 @@ def restore(engine, snapshot: Snapshot, *, image_id: str, image: str, volume: st
         except docker.errors.APIError as exc:
             raise SnapshotError(f"restoring into {volume} failed: {exc.explanation or exc}") from None
         finally:
-            engine.api.remove_container(helper, force=True)
+            engine.api.remove_container(holder, force=True)
+        _run_in_volume(engine, image, volume, target, labels, f"rm -f {marker}")
+
+
+def _run_in_volume(engine, image: str, volume: str, target: str, labels: dict, script: str) -> None:
+    """Run a shell command in a throwaway container of ``image`` with ``volume`` at ``target``."""
+    cid = engine.api.create_container(
+        image=image, command=["sh", "-c", script], entrypoint=[], user="0", labels=labels,
+        host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "rw"}}))["Id"]
+    try:
+        engine.api.start(cid)
+        code = engine.api.wait(cid, timeout=600)["StatusCode"]
+        if code != 0:
+            raise SnapshotError(f"`{script}` in volume {volume} failed (exit {code})")
+    finally:
+        engine.api.remove_container(cid, force=True)

@@ -24,12 +24,12 @@ from pathlib import Path
 import docker.errors
 
 from .. import names
+from ..data.snapshots import INIT_MARKER  # the entrypoint's and restore's "not complete yet" marker
 from ..paths import cache_dir
 from ..render import ServicePlan, Stack
 from ..ui import Reporter
 from .client import Engine
 
-INIT_MARKER = ".devenv-init-in-progress"   # written by the MariaDB entrypoint until its init completes
 INITIALISED = "mysql"                      # the system schema directory of an initialised datadir
 IMAGESET_MARKER = "IMAGESET_ID"
 

@@ -34,6 +34,9 @@ def test_round_trip_list_rm(tiny):
     put(tiny, "changed")
     tiny("snapshot", "restore", "t-snap")
     assert get(tiny) == "original"
+    # the "restore in progress" marker is gone once the last byte is written
+    r = tiny("exec", "db", "-p", "t-snap", "--", "ls", "-a", "/var/lib/tiny")
+    assert ".devenv-init-in-progress" not in r.stdout and "sub" in r.stdout
     listing = json.loads(tiny("snapshot", "list", "--json").stdout)
     assert [(s["profile"], s["name"]) for s in listing] == [("t-snap", "latest")]
     tiny("snapshot", "rm", "latest", "-p", "t-snap")
