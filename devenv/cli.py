@@ -13,7 +13,7 @@ import click
 import yaml
 
 from . import __version__
-from .errors import DevenvError
+from .errors import DevenvError, Interrupted
 from .profile import ProfileStore, default_profile_name
 from .profile.schema import profile_schema
 from .render import Renderer
@@ -153,7 +153,11 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     stack = ctx.stack(name)
     engine = ctx.engine()
     reporter = reporter_for()
-    result = lifecycle.up(engine, stack, reporter, timeout=timeout)
+    try:
+        result = lifecycle.up(engine, stack, reporter, timeout=timeout)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {name} is partly up. Nothing is lost: volumes are kept, "
+                          f"and `devenv up {name}` resumes where this one stopped.") from None
     if not result.changed:
         click.echo(f"{name}: up to date, nothing to do")
     else:
@@ -336,13 +340,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"devenv: error: {exc.render()}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("devenv: interrupted. Nothing is lost: volumes are kept and the next `devenv up` "
-                   "resumes where this one stopped.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("devenv: interrupted. Nothing is lost: volumes are kept and the next `devenv up` "
-                   "resumes where this one stopped.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("devenv: interrupted", err=True)
         sys.exit(130)
     except click.exceptions.ClickException as exc:
         exc.show()

@@ -169,3 +169,9 @@ class HealthTimeout(DevenvError):
 
 class NotFoundError(DevenvError):
     """A named thing (service, container, environment) does not exist."""
+
+
+class Interrupted(DevenvError):
+    """Ctrl-C during a command that can be resumed."""
+
+    exit_code = 130

@@ -1,13 +1,19 @@
 """devenv on the real engine, with a tiny stack that builds in seconds."""
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
 
 from devenv import names
 from tests.conftest import write
+from tests.integration.conftest import TEST_LABEL
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +171,30 @@ services:
     assert r.returncode == 2, r.stderr
     assert "package less is pinned to 9.9.9-nope" in r.stderr
     assert "Available: 590-2" in r.stderr
+
+
+def test_ctrl_c_during_up_keeps_volumes_and_next_up_resumes(tiny, engine):
+    env = {**os.environ, "DEVENV_LABELS": TEST_LABEL}
+    write(tiny.project / "profiles/t-ctrlc.yaml", """\
+os: {distribution: debian, release: bookworm}
+services:
+  db:
+    recipe: tiny
+    volumes: {data: /data}
+    healthcheck: {test: ["CMD", "test", "-f", "/data/ready"], interval: 500ms, retries: 3, start_period: 10m}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "devenv", "up", "t-ctrlc"], cwd=tiny.project, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not containers(engine, "t-ctrlc") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # now waiting for health
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Nothing is lost" in err and "Traceback" not in err
+    assert engine.volumes.get("devenv-t-ctrlc-data")
+    tiny("exec", "db", "-p", "t-ctrlc", "--", "touch", "/data/ready")
+    r = tiny("up", "t-ctrlc")
+    assert "up to date" in r.stdout or "created" not in r.stdout
+    assert containers(engine, "t-ctrlc")["db"].status == "running"
