@@ -358,3 +358,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"devenv: internal error: {last}\nRe-run with --debug for the traceback, "
                    "and please report it.", err=True)
         sys.exit(70)
+
+
+# Commands that live with their own packages register themselves here.
+from .cli_parity import register as _register_parity  # noqa: E402
+
+_register_parity(cli)

@@ -81,6 +81,7 @@ class Service:
     user: str | None = None
     healthcheck: Healthcheck | None = None
     depends_on: tuple[str, ...] = ()
+    verify: tuple[str, ...] = ()   # testinfra files `devenv verify` runs against this service (project-relative)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Profile:
     vars: dict[str, Any] = field(default_factory=dict)
     dataset: Dataset | None = None
     imageset: ImageSet | None = None
+    drift_ignore: tuple[str, ...] = ()  # fact patterns `devenv drift` ignores besides its default list
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged mapping, for `show`
 
     def service_order(self) -> list[str]:
@@ -189,6 +191,7 @@ def build_service(name: str, data: dict) -> Service:
         user=data.get("user"),
         healthcheck=_healthcheck(data.get("healthcheck")),
         depends_on=tuple(data.get("depends_on") or ()),
+        verify=tuple(data.get("verify") or ()),
     )
 
 
@@ -221,5 +224,6 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict) -> Profile:
         vars=dict(data.get("vars") or {}),
         dataset=dataset,
         imageset=imageset,
+        drift_ignore=tuple((data.get("drift") or {}).get("ignore") or ()),
         raw=data,
     )

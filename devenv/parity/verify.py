@@ -1,0 +1,267 @@
+"""Verify: the running environment checked against its profile.
+
+Generated checks, per service:
+  running     the container exists and runs          (Engine API, no container command)
+  healthy     healthy, or running without healthcheck (Engine API)
+  os          /etc/os-release is the profile's distribution and release
+  package     every declared package installed, at a version matching the pin
+  file        every rendered config file present with the rendered content
+  port        something listens on every declared container port, on all interfaces
+
+The os/package/file/port facts come from ONE fact-script command per service
+(``devenv.parity.facts``); a second command runs only when files differ, to fetch
+them for a diff. The user's own testinfra files (``verify:`` of a service) then run
+through pytest, bound to the service's container.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import names
+from ..engine import Engine
+from ..engine.health import Health, observe
+from ..render import Stack
+from ..ui import Reporter, SilentReporter
+from .apt import version_matches
+from .errors import TargetError
+from .facts import fetch_contents, gather
+from .model import HostFingerprint
+from .script import VERIFY_SECTIONS
+from .targets import Target, connect
+
+DIFF_LINES = 40
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One generated check of one service, before it is evaluated."""
+
+    service: str
+    kind: str                    # os | package | file | port
+    name: str                    # "release", package name, path, "tcp/80"
+    expected: str                # pin (package), sha256 (file), "debian bookworm" (os), "" (port)
+    content: bytes | None = None  # rendered file content, for diffs
+
+    @property
+    def check(self) -> str:
+        return {"os": "os release", "package": f"package {self.name}", "file": f"file {self.name}",
+                "port": f"listening {self.name}"}[self.kind]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    service: str
+    check: str
+    ok: bool
+    expected: str = ""
+    actual: str = ""
+    detail: str = ""             # a diff, a test's failure output
+
+    def describe(self) -> str:
+        return f"{self.service}: {self.check}: expected {self.expected}, actual {self.actual}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "check": self.check, "ok": self.ok, "expected": self.expected,
+                "actual": self.actual, "detail": self.detail}
+
+
+@dataclass
+class ServiceVerify:
+    service: str
+    container: str
+    results: list[CheckResult] = field(default_factory=list)
+    commands: int = 0            # commands run in the container for the generated checks
+    seconds: float = 0.0
+    skipped: int = 0             # generated checks not run (service not running)
+    running: bool = True
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+
+@dataclass
+class VerifyReport:
+    profile: str
+    services: list[ServiceVerify]
+    seconds: float = 0.0
+    user_tests_seconds: float = 0.0
+
+    @property
+    def results(self) -> list[CheckResult]:
+        return [r for s in self.services for r in s.results]
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def lines(self) -> list[str]:
+        out = []
+        for s in self.services:
+            passed = sum(1 for r in s.results if r.ok)
+            state = "ok" if not s.failures else f"{len(s.failures)} failed"
+            extra = f", {s.skipped} not run (service not running)" if s.skipped else ""
+            out.append(f"{s.service}: {state} ({passed}/{len(s.results)} checks passed{extra})")
+            for r in s.failures:
+                out.append(f"  FAIL {r.describe()}")
+                out.extend(f"    {line}" for line in r.detail.splitlines())
+        total = len(self.results)
+        if self.ok:
+            out.append(f"verify {self.profile}: all {total} checks passed in {self.seconds:.1f}s")
+        else:
+            out.append(f"verify {self.profile}: {len(self.failures)} of {total} checks failed in {self.seconds:.1f}s")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": self.profile, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "services": {s.service: {"container": s.container, "commands": s.commands, "skipped": s.skipped,
+                                         "results": [r.to_json() for r in s.results]} for s in self.services}}
+
+
+def expectations(stack: Stack, service: str) -> list[Expectation]:
+    """The generated checks of one service (besides running/healthy)."""
+    sp = stack.services[service]
+    os_ = stack.profile.os
+    out = [Expectation(service, "os", "release", f"{os_.distribution} {os_.release}")]
+    out += [Expectation(service, "package", p.name, p.version or "*") for p in sp.service.packages]
+    rendered = {f.path: f.data for f in sp.image.files}
+    for dest, _template in sp.service.files:
+        data = rendered["rootfs" + dest]
+        out.append(Expectation(service, "file", dest, hashlib.sha256(data).hexdigest(), data))
+    seen = set()
+    for p in sp.service.ports:
+        key = f"{p.protocol}/{p.container}"
+        if key not in seen:
+            seen.add(key)
+            out.append(Expectation(service, "port", key, ""))
+    return out
+
+
+def evaluate(exp: Expectation, fp: HostFingerprint) -> CheckResult:
+    """One generated check against the facts of the service's container."""
+    if exp.kind == "os":
+        actual = f"{fp.os.get('ID', '?')} {fp.os.get('VERSION_CODENAME', '?')}"
+        return CheckResult(exp.service, exp.check, actual == exp.expected, exp.expected, actual)
+    if exp.kind == "package":
+        expected = "installed (any version)" if exp.expected == "*" else f"installed, version {exp.expected}"
+        version = fp.packages.get(exp.name)
+        if version is None:
+            return CheckResult(exp.service, exp.check, False, expected, "not installed")
+        ok = version_matches(exp.expected, version)
+        return CheckResult(exp.service, exp.check, ok, expected, f"version {version}")
+    if exp.kind == "file":
+        expected = f"the rendered content (sha256 {exp.expected[:12]})"
+        f = fp.files.get(exp.name)
+        if f is None or f.kind == "missing":
+            return CheckResult(exp.service, exp.check, False, expected, "missing")
+        if f.kind != "file":
+            return CheckResult(exp.service, exp.check, False, expected, f"{f.kind} (not a readable regular file)")
+        ok = f.sha256 == exp.expected
+        return CheckResult(exp.service, exp.check, ok, expected,
+                           f"{'the rendered' if ok else 'different'} content (sha256 {(f.sha256 or '?')[:12]})")
+    if exp.kind == "port":
+        protocol, _, port = exp.name.partition("/")
+        socks = fp.listening(int(port), protocol)
+        expected = f"listening on {exp.name} on all interfaces"
+        if not socks:
+            return CheckResult(exp.service, exp.check, False, expected, "nothing listening")
+        scopes = sorted({s.scope for s in socks})
+        ok = "all interfaces" in scopes
+        return CheckResult(exp.service, exp.check, ok, expected, f"listening on {', '.join(scopes)}")
+    raise ValueError(f"unknown check kind {exp.kind}")
+
+
+def _running(service: str, container: str, engine: Engine) -> tuple[list[CheckResult], bool]:
+    obs = observe(engine, container)
+    if obs.health is Health.MISSING:
+        return [CheckResult(service, "running", False, "running", f"no container {container} (is it up?)")], False
+    if obs.health is Health.EXITED:
+        return [CheckResult(service, "running", False, "running", f"stopped ({obs.detail})")], False
+    if obs.health is Health.STARTING and obs.detail == "created, not started":  # see health.observe
+        return [CheckResult(service, "running", False, "running", "created, never started")], False
+    results = [CheckResult(service, "running", True, "running", "running")]
+    if obs.health in (Health.HEALTHY, Health.NO_HEALTHCHECK):
+        actual = "healthy" if obs.health is Health.HEALTHY else "running, no healthcheck"
+        results.append(CheckResult(service, "healthy", True, "healthy (or no healthcheck)", actual))
+    else:
+        detail = f" ({obs.detail})" if obs.detail else ""
+        results.append(CheckResult(service, "healthy", False, "healthy (or no healthcheck)", f"{obs.health.value}{detail}"))
+    return results, True
+
+
+def _diff(expected: bytes, actual: bytes | None, path: str) -> str:
+    if actual is None:
+        return ""
+    a = expected.decode("utf-8", errors="replace").splitlines()
+    b = actual.decode("utf-8", errors="replace").splitlines()
+    lines = list(difflib.unified_diff(a, b, f"{path} (rendered)", f"{path} (container)", lineterm="", n=1))
+    if len(lines) > DIFF_LINES:
+        lines = lines[:DIFF_LINES] + [f"... ({len(lines) - DIFF_LINES} more diff lines)"]
+    return "\n".join(lines)
+
+
+def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
+    """The generated checks of one service: Engine API for state, then at most 2 commands."""
+    container = names.container_name(stack.name, service)
+    exps = expectations(stack, service)
+    sv = ServiceVerify(service, container)
+    results, sv.running = _running(service, container, engine)
+    sv.results.extend(results)
+    if not sv.running:
+        sv.skipped = len(exps)
+        return sv
+    paths = [e.name for e in exps if e.kind == "file"]
+    with connect(Target.parse(f"docker://{container}")) as host:
+        try:
+            fp = gather(host, paths, live=True, sections=VERIFY_SECTIONS)
+        except TargetError as exc:
+            sv.results.append(CheckResult(service, "facts", False, "the fact script runs", exc.message))
+            sv.skipped = len(exps)
+            sv.commands, sv.seconds = host.commands, host.seconds
+            return sv
+        checked = [(e, evaluate(e, fp)) for e in exps]
+        differing = [e for e, r in checked if e.kind == "file" and not r.ok and fp.files.get(e.name)
+                     and fp.files[e.name].kind == "file"]
+        contents = fetch_contents(host, [e.name for e in differing]) if differing else {}
+        for e, r in checked:
+            if e in differing and e.content is not None:
+                r = CheckResult(r.service, r.check, r.ok, r.expected, r.actual, _diff(e.content, contents.get(e.name), e.name))
+            sv.results.append(r)
+        sv.commands, sv.seconds = host.commands, host.seconds
+    return sv
+
+
+def verify_environment(engine: Engine, stack: Stack, *, project_dir: Path | None = None, user_tests: bool = True,
+                       reporter: Reporter | None = None) -> VerifyReport:
+    """Check the running environment of ``stack`` against its profile; never raises on a failed check."""
+    from .usertests import collect, run_user_tests
+    reporter = reporter or SilentReporter()
+    start = time.perf_counter()
+    order = stack.order()
+    files = collect(stack, project_dir) if user_tests and project_dir is not None else {}
+    with reporter.step(f"verify {stack.name}: {', '.join(order)}"):
+        with ThreadPoolExecutor(max_workers=min(4, len(order)) or 1) as pool:
+            services = list(pool.map(lambda s: verify_service(engine, stack, s), order))
+    report = VerifyReport(stack.name, services)
+    runnable = {s.service: s.container for s in services if s.running}
+    bound = {svc: fs for svc, fs in files.items() if svc in runnable}
+    if bound:
+        t = time.perf_counter()
+        with reporter.step(f"run the profile's testinfra files ({sum(len(f) for f in bound.values())})"):
+            by_service = run_user_tests(bound, runnable, project_dir)
+        report.user_tests_seconds = time.perf_counter() - t
+        for s in services:
+            s.results.extend(by_service.get(s.service, []))
+    report.seconds = time.perf_counter() - start
+    return report
