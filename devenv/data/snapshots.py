@@ -6,12 +6,18 @@ and ``manifest.json``: profile, dataset id, the server image it was taken with
 (physical files are tied to the server version), sizes, and the sha256 of every
 file in it.
 
-Consistency: the database container is stopped while the volume is read.
-Restore checks everything before it touches the volume: the server image must be
-the one the snapshot was taken with, every member must stay inside the volume (no
-absolute paths, no ``..``, no links pointing out, no devices) and every file must
-match its sha256. Only then is the volume emptied and the archive streamed into it
-(decompressed on the fly: no staging copy on disk).
+Consistency: the database container is stopped while the volume is read. On the
+way the tar stream is rewritten with the system schema (``COMPLETION_DIR``) last.
+
+Restore checks before it touches the volume: the server image must be the one the
+snapshot was taken with, the archive must be byte for byte the one saved (its
+sha256 is in the manifest; the per-file sha256s are checked instead for snapshots
+without it), and, when the volume holds data, every member must stay inside the
+volume (no absolute paths, no ``..``, no links pointing out, no devices). Then the
+archive is decompressed straight into the volume through the Engine's archive API
+(no staging copy), each member header checked again on the way. A restore cut
+short leaves a volume without the system schema, which ``devenv up`` recognises
+and restores again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import posixpath
 import re
 import shutil
 import tarfile
-import threading
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,8 +45,10 @@ from ..ui import Reporter
 
 ARCHIVE = "datadir.tar.zst"
 MANIFEST = "manifest.json"
-FORMAT = 1
-INIT_MARKER = ".devenv-init-in-progress"  # the MariaDB entrypoint's "not yet complete" marker
+FORMAT = 2
+# The datadir's system schema: saved last, restored last, so a volume without it
+# (but with other files) is a restore that did not finish.
+COMPLETION_DIR = "mysql"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CHUNK = 1 << 20
 
@@ -63,6 +71,7 @@ class Manifest:
     datadir_bytes: int
     archive_bytes: int
     files: dict[str, dict] = field(default_factory=dict)   # member -> {"sha256", "size"}
+    archive_sha256: str | None = None                       # of datadir.tar.zst as stored
 
     @classmethod
     def load(cls, path: Path) -> "Manifest":
@@ -127,39 +136,71 @@ class SnapshotStore:
 
 # -- save ---------------------------------------------------------------------------
 
-class _Pipe:
-    """An OS pipe between the download loop and the tar parser thread."""
+class _ChunkReader(io.RawIOBase):
+    """The Engine's archive stream (an iterator of chunks) as a file object."""
 
-    def __init__(self):
-        self._r, self._w = os.pipe()
-        self.reader = os.fdopen(self._r, "rb", buffering=CHUNK)
-        self.writer = os.fdopen(self._w, "wb", buffering=0)
+    def __init__(self, chunks, on_read):
+        self._chunks, self._buf, self._on_read = iter(chunks), b"", on_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+            self._on_read(len(self._buf))
+        n = min(len(b), len(self._buf))
+        b[:n], self._buf = self._buf[:n], self._buf[n:]
+        return n
 
 
-def _hash_members(stream: BinaryIO, files: dict, errors: list) -> None:
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
-                if member.isreg():
-                    h = hashlib.sha256()
-                    f = tar.extractfile(member)
-                    while chunk := f.read(CHUNK):
-                        h.update(chunk)
-                    files[member.name] = {"sha256": h.hexdigest(), "size": member.size}
-    except Exception as exc:  # reported by the caller
-        errors.append(exc)
-    while stream.read(CHUNK):  # drain the rest so the writer never blocks
-        pass
+class _HashingWriter:
+    """Counts and hashes what is written to the archive file."""
+
+    def __init__(self, f):
+        self.f, self.h, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.h.update(data)
+        self.size += len(data)
+        return self.f.write(data)
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+class _HashingReader:
+    def __init__(self, f):
+        self.f, self.h = f, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.h.update(data)
+        return data
+
+
+def is_completion_member(name: str, root: str) -> bool:
+    """Members written last: while they are missing, the volume is known to be incomplete."""
+    prefix = f"{root}/{COMPLETION_DIR}"
+    return name == prefix or name.startswith(prefix + "/")
 
 
 def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str, container: str,
          volume_target: str, dataset: str | None, reporter: Reporter, level: int = 3) -> Snapshot:
-    """Snapshot the volume mounted at ``volume_target`` of ``container`` (stopped meanwhile)."""
+    """Snapshot the volume mounted at ``volume_target`` of ``container`` (stopped meanwhile).
+
+    The tar stream is rewritten on the way with the completion members (the system
+    schema) moved to the end, so that a restore cut short can be recognised.
+    """
     final = store.dir_of(profile, name)
     info = engine.api.inspect_container(container)
     image_id = info["Image"]
     image_tag = info["Config"]["Image"]
     was_running = info["State"]["Running"]
+    root = posixpath.basename(volume_target.rstrip("/"))
     tmp = final.parent / f".{name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -168,36 +209,56 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
             with reporter.step(f"stop {service} for a consistent copy"):
                 engine.api.stop(container, timeout=60)
         files: dict[str, dict] = {}
-        errors: list[Exception] = []
-        raw = 0
+        read = [0]
+        start = time.monotonic()
+
+        def progress(n: int) -> None:
+            read[0] += n
+            reporter.detail(f"{read[0] / 1e6:.0f} MB read, {read[0] / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
+
         with reporter.step(f"save snapshot {profile}/{name}"):
             stream, _stat = engine.api.get_archive(container, volume_target, chunk_size=CHUNK)
-            pipe = _Pipe()
-            hasher = threading.Thread(target=_hash_members, args=(pipe.reader, files, errors), daemon=True)
-            hasher.start()
             cctx = zstandard.ZstdCompressor(level=level, threads=-1)
-            start = time.monotonic()
-            with open(tmp / ARCHIVE, "wb") as out, cctx.stream_writer(out) as zout:
-                for chunk in stream:
-                    raw += len(chunk)
-                    zout.write(chunk)
-                    pipe.writer.write(chunk)
-                    reporter.detail(f"{raw / 1e6:.0f} MB read, {raw / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
-            pipe.writer.close()
-            hasher.join()
-            pipe.reader.close()
-            if errors:
-                raise SnapshotError(f"reading the datadir of {container} failed: {errors[0]}")
+            deferred: list[tuple[tarfile.TarInfo, tempfile.SpooledTemporaryFile | None]] = []
+            with open(tmp / ARCHIVE, "wb") as raw_out:
+                counted = _HashingWriter(raw_out)
+                with cctx.stream_writer(counted, closefd=False) as zout, \
+                        tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as out, \
+                        tarfile.open(fileobj=_ChunkReader(stream, progress), mode="r|") as src:
+                    for member in src:
+                        why = _safe(member, root)
+                        if why:
+                            raise SnapshotError(f"{container}:{volume_target} holds {member.name!r} ({why})")
+                        data = None
+                        if member.isreg():
+                            hashing = _HashingReader(src.extractfile(member))
+                            if is_completion_member(member.name, root):
+                                data = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+                                shutil.copyfileobj(hashing, data, CHUNK)
+                                data.seek(0)
+                            else:
+                                out.addfile(member, hashing)
+                            files[member.name] = {"sha256": hashing.h.hexdigest(), "size": member.size}
+                        if is_completion_member(member.name, root):
+                            deferred.append((member, data))
+                        elif not member.isreg():
+                            out.addfile(member)
+                    for member, data in deferred:
+                        out.addfile(member, data)
+                        if data is not None:
+                            data.close()
         manifest = Manifest(
             format=FORMAT, profile=profile, name=name, service=service, volume_target=volume_target,
             dataset=dataset, server_image=image_tag, server_image_id=image_id,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             datadir_bytes=sum(f["size"] for f in files.values()),
-            archive_bytes=(tmp / ARCHIVE).stat().st_size, files=files)
+            archive_bytes=counted.size, files=files, archive_sha256=counted.h.hexdigest())
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, sort_keys=True) + "\n")
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
+    except (tarfile.TarError, zstandard.ZstdError, docker.errors.APIError) as exc:
+        raise SnapshotError(f"reading the datadir of {container} failed: {exc}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if was_running:
@@ -268,33 +329,134 @@ def verify(snapshot: Snapshot, reporter: Reporter) -> None:
                             "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
 
 
-class _DecompressedTar(io.RawIOBase):
-    """The decompressed archive as a file object, for streaming into the Engine."""
+class _TarHeaderScanner:
+    """Checks every member header of a tar stream as its bytes pass by, copying nothing.
 
-    def __init__(self, path: Path, reporter: Reporter, total: int):
-        self._raw = open(path, "rb")
-        self._reader = zstandard.ZstdDecompressor().stream_reader(self._raw, read_size=CHUNK)
-        self._reporter, self._total, self._done = reporter, total, 0
-        self._start = time.monotonic()
+    Understands ustar, GNU long names and pax headers: enough to see each member's
+    real name, type and link target, which ``_safe`` judges.
+    """
 
-    def readable(self) -> bool:
-        return True
+    def __init__(self, root: str, label: str):
+        self.root, self.label = root, label
+        self.buf = bytearray()
+        self.skip = 0               # data bytes (padded) of the current member still to pass
+        self.pending: dict[str, str] = {}
+        self.pending_data: tuple[str, int] | None = None   # ("x"/"L"/"K", size) being collected
+        self.ended = False
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._reader.read(CHUNK if size is None or size < 0 else size)
-        self._done += len(data)
-        self._reporter.detail(f"{self._done / 1e6:.0f} MB written, "
-                              f"{self._done / 1e6 / max(time.monotonic() - self._start, 1e-3):.0f} MB/s")
-        return data
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self.skip:
+                n = min(self.skip, len(view))
+                if self.pending_data:
+                    self.buf += view[:n]
+                self.skip -= n
+                view = view[n:]
+                if not self.skip and self.pending_data:
+                    self._meta(bytes(self.buf))
+                    self.buf.clear()
+                continue
+            need = 512 - len(self.buf)
+            self.buf += view[:need]
+            view = view[need:]
+            if len(self.buf) == 512:
+                header = bytes(self.buf)
+                self.buf.clear()
+                self._header(header)
 
-    def __iter__(self):
-        while chunk := self.read(CHUNK):
+    def _meta(self, data: bytes) -> None:
+        kind, size = self.pending_data
+        data = data[:size]
+        self.pending_data = None
+        if kind == "L":
+            self.pending["path"] = data.rstrip(b"\0").decode("utf-8", "replace")
+        elif kind == "K":
+            self.pending["linkpath"] = data.rstrip(b"\0").decode("utf-8", "replace")
+        else:  # pax records: "LEN key=value\n"
+            pos = 0
+            while pos < len(data):
+                sp = data.index(b" ", pos)
+                length = int(data[pos:sp])
+                key, _, value = data[sp + 1:pos + length - 1].partition(b"=")
+                if key in (b"path", b"linkpath"):
+                    self.pending[key.decode()] = value.decode("utf-8", "replace")
+                pos += length
+
+    def _header(self, h: bytes) -> None:
+        if h == b"\0" * 512:
+            self.ended = True
+            return
+        if self.ended:
+            raise SnapshotError(f"snapshot {self.label} refused: data after the end of the archive")
+        size = int(h[124:136].rstrip(b"\0 ") or b"0", 8) if h[124] < 0x80 else int.from_bytes(h[125:136], "big")
+        kind = chr(h[156]) if h[156] else "0"
+        padded = (size + 511) // 512 * 512
+        if kind in ("x", "L", "K"):
+            self.pending_data = (kind, size)
+            self.skip = padded
+            return
+        if kind == "g":
+            self.skip = padded
+            return
+        name = h[0:100].rstrip(b"\0").decode("utf-8", "replace")
+        prefix = h[345:500].rstrip(b"\0").decode("utf-8", "replace") if h[257:262] == b"ustar" else ""
+        name = self.pending.get("path") or (f"{prefix}/{name}" if prefix else name)
+        info = tarfile.TarInfo(name.rstrip("/") if kind == "5" else name)
+        info.type = kind.encode()
+        info.linkname = self.pending.get("linkpath") or h[157:257].rstrip(b"\0").decode("utf-8", "replace")
+        self.pending = {}
+        why = _safe(info, self.root)
+        if why:
+            raise SnapshotError(f"snapshot {self.label} refused: member {info.name!r}: {why}")
+        self.skip = padded if kind in ("0", "\0", "7") else 0
+
+
+def _decompressed_chunks(snapshot: Snapshot, scanner: _TarHeaderScanner, reporter: Reporter) -> Iterator[bytes]:
+    start, done = time.monotonic(), 0
+    with open(snapshot.archive, "rb") as raw, \
+            zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK) as reader:
+        while chunk := reader.read(4 * CHUNK):
+            scanner.feed(chunk)
+            done += len(chunk)
+            reporter.detail(f"{done / 1e6:.0f} MB, {done / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
             yield chunk
 
-    def close(self) -> None:
-        self._reader.close()
-        self._raw.close()
-        super().close()
+
+def check_archive(snapshot: Snapshot, reporter: Reporter) -> None:
+    """Before anything is written: the archive is byte for byte the one saved.
+
+    Snapshots of format 2 record the sha256 of the compressed archive (one fast pass
+    over a fifth of the data); older ones get the per-file check of ``verify``.
+    """
+    m = snapshot.manifest
+    if not m.archive_sha256:
+        verify(snapshot, reporter)
+        return
+    with reporter.step(f"check snapshot {m.profile}/{m.name}"):
+        h = hashlib.sha256()
+        try:
+            with open(snapshot.archive, "rb") as f:
+                while chunk := f.read(4 * CHUNK):
+                    h.update(chunk)
+        except OSError as exc:
+            raise SnapshotError(f"snapshot {m.profile}/{m.name} is unreadable: {exc}") from None
+    if h.hexdigest() != m.archive_sha256:
+        raise SnapshotError(f"snapshot {m.profile}/{m.name} is corrupt or tampered: {ARCHIVE} does not match "
+                            "the sha256 in its manifest",
+                            "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
+
+
+def scan(snapshot: Snapshot, reporter: Reporter) -> None:
+    """Check every member's path (no writing): used before an existing volume is emptied."""
+    m = snapshot.manifest
+    scanner = _TarHeaderScanner(posixpath.basename(m.volume_target.rstrip("/")), f"{m.profile}/{m.name}")
+    with reporter.step(f"scan snapshot {m.profile}/{m.name}"):
+        try:
+            for _ in _decompressed_chunks(snapshot, scanner, reporter):
+                pass
+        except zstandard.ZstdError as exc:
+            raise SnapshotError(f"snapshot {m.profile}/{m.name} is corrupt: {exc}") from None
 
 
 def check_server(snapshot: Snapshot, image_id: str, image: str) -> None:
@@ -309,43 +471,45 @@ def check_server(snapshot: Snapshot, image_id: str, image: str) -> None:
 
 
 def restore(engine, snapshot: Snapshot, *, image_id: str, image: str, volume: str,
-            reporter: Reporter) -> None:
-    """Replace the content of ``volume`` with the snapshot, after checking everything.
+            reporter: Reporter, volume_is_new: bool = False) -> None:
+    """Replace the content of ``volume`` with the snapshot, after checking it.
 
-    ``image`` is the server image to restore with (it must be the one the snapshot
-    was taken with); the database container must be stopped by the caller.
+    Refused before the volume is touched: another server image, an archive that is
+    not byte for byte the one saved, and (for a volume that holds data) any member
+    that would land outside the volume. The archive is then decompressed straight
+    into the volume through the Engine (no staging copy), every member header checked
+    again on the way. The system schema comes last in the archive: a restore cut
+    short leaves a volume without it, which the next ``devenv up`` restores again.
+    ``image`` is the server image to restore with; the caller stops the database.
     """
     check_server(snapshot, image_id, image)
     m = snapshot.manifest
-    verify(snapshot, reporter)
+    check_archive(snapshot, reporter)
+    if not volume_is_new:
+        scan(snapshot, reporter)
     target = m.volume_target.rstrip("/")
     labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: "restore"}
-    marker = posixpath.join(target, INIT_MARKER)
     with reporter.step(f"restore snapshot {m.profile}/{m.name} into {volume}"):
-        # Empty the volume and leave the "initialisation in progress" marker until the
-        # last byte is written: a restore cut short (Ctrl-C, crash) is then redone by the
-        # next `up`, never taken for a complete database.
-        _run_in_volume(engine, image, volume, target, labels,
-                       f"find {target} -mindepth 1 -delete && touch {marker}")
+        if not volume_is_new:
+            run_in_volume(engine, image, volume, target, labels, f"find {target} -mindepth 1 -delete")
         holder = engine.api.create_container(
             image=image, command=["true"], entrypoint=[], user="0", labels=labels,
             host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "rw"}}))["Id"]
+        scanner = _TarHeaderScanner(posixpath.basename(target), f"{m.profile}/{m.name}")
         try:
-            stream = _DecompressedTar(snapshot.archive, reporter, m.datadir_bytes)
-            try:
-                ok = engine.api.put_archive(holder, posixpath.dirname(target) or "/", stream)
-            finally:
-                stream.close()
+            ok = engine.api.put_archive(holder, posixpath.dirname(target) or "/",
+                                        _decompressed_chunks(snapshot, scanner, reporter))
             if not ok:
                 raise SnapshotError(f"the engine refused to write the snapshot into {volume}")
         except docker.errors.APIError as exc:
             raise SnapshotError(f"restoring into {volume} failed: {exc.explanation or exc}") from None
+        except (zstandard.ZstdError, SnapshotError) as exc:
+            raise SnapshotError(f"{exc}; volume {volume} is incomplete: `devenv up` restores or seeds it again")
         finally:
             engine.api.remove_container(holder, force=True)
-        _run_in_volume(engine, image, volume, target, labels, f"rm -f {marker}")
 
 
-def _run_in_volume(engine, image: str, volume: str, target: str, labels: dict, script: str) -> None:
+def run_in_volume(engine, image: str, volume: str, target: str, labels: dict, script: str) -> None:
     """Run a shell command in a throwaway container of ``image`` with ``volume`` at ``target``."""
     cid = engine.api.create_container(
         image=image, command=["sh", "-c", script], entrypoint=[], user="0", labels=labels,

@@ -24,13 +24,14 @@ from pathlib import Path
 import docker.errors
 
 from .. import names
-from ..data.snapshots import INIT_MARKER  # the entrypoint's and restore's "not complete yet" marker
+from ..data.snapshots import COMPLETION_DIR, run_in_volume
 from ..paths import cache_dir
 from ..render import ServicePlan, Stack
 from ..ui import Reporter
 from .client import Engine
 
-INITIALISED = "mysql"                      # the system schema directory of an initialised datadir
+INIT_MARKER = ".devenv-init-in-progress"   # written by the MariaDB entrypoint until its init completes
+INITIALISED = COMPLETION_DIR               # the system schema: present in a complete datadir only
 IMAGESET_MARKER = "IMAGESET_ID"
 
 
@@ -74,15 +75,20 @@ def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[st
 
     v = sp.service.volumes[0]
     volume = names.volume_name(stack.name, v.name)
-    if volume not in new_volumes and not volume_needs_init(engine, sp.image.tag, volume, v.target):
+    is_new = volume in new_volumes
+    if not is_new and not volume_needs_init(engine, sp.image.tag, volume, v.target):
         return SeedPlan({})
     ds_id = dataset_id(profile.dataset, profile.imageset)
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
     snap = snapshot_store().matching(stack.name, ds_id, image_id)
     if snap is not None:
-        restore(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume, reporter=reporter)
+        restore(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume, reporter=reporter,
+                volume_is_new=is_new)
         return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id)
     files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter)
+    if not is_new:  # a half-initialised or half-restored volume: start from empty
+        run_in_volume(engine, sp.image.tag, volume, v.target, names.extra_labels() | {names.MANAGED: "true"},
+                      f"find {v.target} -mindepth 1 -delete")
     return SeedPlan({str(files.path): {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
 
 

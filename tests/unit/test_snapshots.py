@@ -121,3 +121,71 @@ def test_matching_prefers_own_profile_and_same_server(tmp_path):
 def test_snapshot_names_are_names(tmp_path):
     with pytest.raises(SnapshotError):
         SnapshotStore(tmp_path).dir_of("p", "../../etc")
+
+
+def tar_bytes(members, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def reg(name, data=b"x"):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def feed_in_pieces(scanner, data, piece):
+    for i in range(0, len(data), piece):
+        scanner.feed(data[i:i + piece])
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT])
+@pytest.mark.parametrize("piece", [1, 511, 4096, 1 << 20])
+def test_header_scanner_accepts_safe_archives(fmt, piece):
+    from devenv.data.snapshots import _TarHeaderScanner
+    deep = "mysql/" + "/".join(["d" * 40] * 3) + "/file"  # over 100 characters: long-name headers
+    data = tar_bytes([reg("mysql/a", b"1" * 700), reg(deep, b"2" * 513), reg("mysql/empty", b"")], fmt)
+    s = _TarHeaderScanner("mysql", "p/s")
+    feed_in_pieces(s, data, piece)
+    assert s.ended
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
+@pytest.mark.parametrize("bad,why", [
+    ("mysql/../../etc/x", "path with .."),
+    ("mysql/" + "d" * 120 + "/../../../../etc/x", "path with .."),   # long name: pax / GNU header
+    ("other/x", "outside"),
+])
+def test_header_scanner_refuses_escapes(fmt, bad, why):
+    from devenv.data.snapshots import _TarHeaderScanner
+    data = tar_bytes([reg("mysql/a", b"1" * 700), reg(bad, b"evil")], fmt)
+    s = _TarHeaderScanner("mysql", "p/s")
+    with pytest.raises(SnapshotError, match=why):
+        feed_in_pieces(s, data, 300)
+
+
+def test_header_scanner_refuses_symlink_out():
+    from devenv.data.snapshots import _TarHeaderScanner
+    link = tarfile.TarInfo("mysql/l")
+    link.type, link.linkname = tarfile.SYMTYPE, "../../root/.ssh"
+    s = _TarHeaderScanner("mysql", "p/s")
+    with pytest.raises(SnapshotError, match="link pointing outside"):
+        s.feed(tar_bytes([(link, None)]))
+
+
+def test_check_archive_refuses_any_changed_byte(tmp_path):
+    from devenv.data.snapshots import check_archive
+    store, snap = make_snapshot(tmp_path, {"mysql/a": b"one"})
+    data = json.loads((snap.path / MANIFEST).read_text())
+    data["archive_sha256"] = hashlib.sha256(snap.archive.read_bytes()).hexdigest()
+    (snap.path / MANIFEST).write_text(json.dumps(data))
+    snap = store.get("p", "s")
+    check_archive(snap, SilentReporter())
+    raw = bytearray(snap.archive.read_bytes())
+    raw[-1] ^= 1
+    snap.archive.write_bytes(bytes(raw))
+    with pytest.raises(SnapshotError, match="does not match the sha256"):
+        check_archive(snap, SilentReporter())
