@@ -323,6 +323,8 @@ def snapshot_rm_cmd(name: str, profile: str | None) -> None:
     click.echo(f"removed snapshot {_profile_name(profile)}/{name}")
 
 
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
     for row in [headers, *rows]:
@@ -361,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Commands that live with their own packages register themselves here.
-from .cli_parity import register as _register_parity  # noqa: E402
+from . import cli_dataset, cli_parity  # noqa: E402
 
-_register_parity(cli)
+cli_parity.register(cli)    # fingerprint, drift, verify
+cli_dataset.register(cli)   # dataset subset

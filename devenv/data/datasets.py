@@ -109,6 +109,9 @@ def _imageset_params(imageset: ImageSet | None) -> dict | None:
 
 
 def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
+    if dataset.path is not None:   # a directory made by `devenv dataset subset`: its own id
+        from ..subset.dataset import open_dataset_dir
+        return open_dataset_dir(dataset.path).id
     gen, params = resolve_params(dataset)
     digest = content_digest({"generator": gen.name, "version": gen.version, "size": dataset.size,
                              "params": params, "imageset": _imageset_params(imageset)})
@@ -170,7 +173,11 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
     """The dataset directory for ``dataset`` (and ``imageset``, whose count the
     listing images refer to), generated into ``cache_dir/datasets/<id>/`` unless
     already there. ``workers``: processes for generation (default: CPUs, max 4;
-    small datasets always use one)."""
+    small datasets always use one). A dataset with a ``path`` (a directory made by
+    ``devenv dataset subset``) is checked and returned as is."""
+    if dataset.path is not None:
+        from ..subset.dataset import open_dataset_dir
+        return open_dataset_dir(dataset.path)
     gen, params = resolve_params(dataset)
     ds_id = dataset_id(dataset, imageset)
     final = Path(cache_dir) / "datasets" / ds_id

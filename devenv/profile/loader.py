@@ -102,7 +102,7 @@ class ProfileStore:
         if issues:
             raise ProfileError(issues, summary=f"profile `{name}` is invalid after merging "
                                                f"{' <- '.join(l.file for l in chain)}")
-        return build_profile(name, tuple(l.file for l in chain), merged)
+        return build_profile(name, tuple(l.file for l in chain), merged, base_dir=str(self.profiles_dir))
 
 
 def reference_root() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from os.path import basename, join, normpath
 from typing import Any
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -91,6 +92,7 @@ class Dataset:
     seed: int = 1
     service: str = "db"
     scale: tuple[tuple[str, float], ...] = ()
+    path: str | None = None   # a dataset directory (devenv dataset subset), absolute; mounted as is
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Profile:
     dataset: Dataset | None = None
     imageset: ImageSet | None = None
     drift_ignore: tuple[str, ...] = ()  # fact patterns `devenv drift` ignores besides its default list
+    subset_rules: Any = field(default=None, compare=False)  # devenv.subset.Rules of data.anonymise / data.subset
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged mapping, for `show`
 
     def service_order(self) -> list[str]:
@@ -195,7 +198,7 @@ def build_service(name: str, data: dict) -> Service:
     )
 
 
-def build_profile(name: str, chain: tuple[str, ...], data: dict) -> Profile:
+def build_profile(name: str, chain: tuple[str, ...], data: dict, base_dir: str | None = None) -> Profile:
     os_data = data["os"]
     os = OsSpec(
         distribution=os_data["distribution"],
@@ -207,9 +210,14 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict) -> Profile:
     )
     data_spec = data.get("data") or {}
     ds = data_spec.get("dataset")
-    dataset = Dataset(name=ds["name"], size=ds["size"], seed=int(ds.get("seed", 1)),
-                      service=ds.get("service", "db"),
-                      scale=tuple(sorted((ds.get("scale") or {}).items()))) if ds else None
+    dataset = None
+    if ds:
+        path = ds.get("path")
+        if path is not None:   # relative to the profiles directory
+            path = normpath(join(base_dir or ".", path))
+        dataset = Dataset(name=ds.get("name", "subset"), size=ds.get("size") or basename(path or ""),
+                          seed=int(ds.get("seed", 1)), service=ds.get("service", "db"),
+                          scale=tuple(sorted((ds.get("scale") or {}).items())), path=path)
     im = data_spec.get("imageset")
     imageset = ImageSet(count=im["count"], width=im.get("width", 320), height=im.get("height", 240),
                         seed=im.get("seed", 1), service=im.get("service", "web"),
@@ -225,5 +233,14 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict) -> Profile:
         dataset=dataset,
         imageset=imageset,
         drift_ignore=tuple((data.get("drift") or {}).get("ignore") or ()),
+        subset_rules=_subset_rules(name, data_spec),
         raw=data,
     )
+
+
+def _subset_rules(name: str, data_spec: dict):
+    """The typed rules of ``devenv dataset subset`` (None when the profile has none)."""
+    if not (data_spec.get("anonymise") or data_spec.get("subset")):
+        return None
+    from ..subset.rules import Rules
+    return Rules.from_mapping(data_spec, f"profile {name}")

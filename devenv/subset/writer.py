@@ -1,0 +1,308 @@
+"""Writing the subset as a devenv dataset directory (the format of
+``devenv.data.datasets``, loaded unchanged by the MariaDB entrypoint)::
+
+    <table>.csv ...   one per table, parents first, rows in primary-key order
+    load.sql          LOAD DATA LOCAL INFILE '/var/lib/devenv-seed/<table>.csv' per table + row-count check
+    schema.sql        the source's CREATE TABLE statements (for reference; the db image brings the schema)
+    manifest.json     source, rules, request, seed, rows / bytes / sha256 per table, checksum
+    DATASET_ID        subset-<size>-s<seed>-<12 hex of the checksum>
+
+CSV dialect (the generators' one, see ``devenv.data.generators``): UTF-8, header
+line, ``,`` between fields, ``\\n`` after rows, text always in double quotes with
+``"`` doubled (newlines inside quotes are fine), no backslash escapes, numbers
+bare. On top of the generators: ``NULL`` unquoted is SQL NULL (``"NULL"`` quoted
+is the string), binary columns are hex (``UNHEX`` in load.sql), BIT columns
+decimal (``CAST``), date and time values as the server prints them in UTC
+(load.sql sets ``time_zone = '+00:00'`` for TIMESTAMP columns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from ..data.datasets import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT
+from ..data.generators.csvout import CsvFile, q
+from ..ui import Reporter
+from .anonymise import Anonymiser
+from .errors import SubsetError
+from .closure import Selection, getter
+from .schema import BINARY, BIT, NUMBER, TEXT, Schema, Table
+
+SCHEMA_FILE = "schema.sql"
+FORMAT = "devenv-subset/1"
+SCAN_RATIO = 0.3        # fetch by full scan instead of key lookups above this share of the table
+FETCH_BATCH = 5000
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+def encoder(kind: str) -> Callable[[Any], str]:
+    if kind == NUMBER:
+        return lambda v: "NULL" if v is None else v
+    if kind == BINARY:
+        return lambda v: "NULL" if v is None else (v.encode() if isinstance(v, str) else v).hex()
+    if kind == BIT:
+        return lambda v: "NULL" if v is None else (v if isinstance(v, str) else str(int.from_bytes(v, "big")))
+    return lambda v: "NULL" if v is None else q(v)
+
+
+def row_encoder(kinds: list[str]) -> Callable[[list], str]:
+    """A CSV line for a row of values (compiled once per table: this runs for every row)."""
+    parts, env = [], {}
+    for i, kind in enumerate(kinds):
+        v = f"r[{i}]"
+        if kind == NUMBER:
+            parts.append(f'("NULL" if {v} is None else {v})')
+        elif kind == TEXT:
+            parts.append(f"""("NULL" if {v} is None else '"' + {v}.replace('"', '""') + '"')""")
+        else:
+            env[f"e{i}"] = encoder(kind)
+            parts.append(f"e{i}({v})")
+    src = "def encode(r):\n    return " + " + ',' + ".join(parts or ['""']) + " + '\\n'\n"
+    exec(compile(src, "<row_encoder>", "exec"), env)  # noqa: S102 - code built from fixed templates
+    return env["encode"]
+
+
+def sort_key_fn(table: Table) -> Callable[[tuple], tuple]:
+    """Python order of primary keys (numbers by value), the order rows are written in."""
+    if len(table.primary_key) == 1 and table.column(table.primary_key[0]).is_integer:
+        return lambda pk: int(pk[0])
+    conv = []
+    for name in table.primary_key:
+        c = table.column(name)
+        if c.is_integer:
+            conv.append(int)
+        elif c.kind == NUMBER and c.data_type != "year":
+            conv.append(Decimal)
+        else:
+            conv.append(lambda x: x)
+    return lambda pk: tuple(f(x) for f, x in zip(conv, pk))
+
+
+def row_key_text(pk: tuple) -> str:
+    return "-".join(x.hex() if isinstance(x, (bytes, bytearray)) else x for x in pk)
+
+
+# -- load.sql ------------------------------------------------------------------------------
+
+def load_statement(table: Table, mount: str = SEED_MOUNT) -> str:
+    """One LOAD DATA, as ``devenv.data.datasets.load_sql`` writes it; binary and
+    BIT columns go through a user variable and a SET clause."""
+    targets, sets = [], []
+    for i, c in enumerate(table.columns):
+        if c.kind in (BINARY, BIT):
+            var = f"@c{i}"
+            targets.append(var)
+            sets.append(f"`{c.name}` = " + (f"UNHEX({var})" if c.kind == BINARY else f"CAST({var} AS UNSIGNED)"))
+        else:
+            targets.append(f"`{c.name}`")
+    sql = (f"LOAD DATA LOCAL INFILE '{mount}/{table.file}' INTO TABLE `{table.name}` CHARACTER SET utf8mb4"
+           " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
+           " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
+           f" ({', '.join(targets)})")
+    if sets:
+        sql += " SET " + ", ".join(sets)
+    return sql + ";"
+
+
+def load_script(dataset_id: str, tables: list[Table], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
+    """load.sql: the structure of ``devenv.data.datasets.load_sql`` (same session
+    settings, parents first, the row-count check that fails the init), plus UTC."""
+    total = sum(rows.values())
+    out = [
+        f"-- devenv dataset {dataset_id}: bulk load, run by devenv-mariadb-entrypoint",
+        "-- (mariadb --local-infile=1, application database selected) on the first start",
+        "-- of an empty volume, with the dataset directory mounted at " + mount + ".",
+        "-- A subset of production made by `devenv dataset subset` (see manifest.json).",
+        f"{ROWS_MARKER} {total}",
+        "SET NAMES utf8mb4;",
+        "-- values were read in UTC; TIMESTAMP columns are loaded in UTC too",
+        "SET SESSION time_zone = '+00:00';",
+        "-- bulk-loader settings: no per-row FK/unique checks (the subset keeps every",
+        "-- foreign key and the source's unique keys; tests check both), no binlog.",
+        "-- With both checks off rows of a foreign-key cycle load in any order.",
+        "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
+    ]
+    out += [load_statement(t, mount) for t in tables]
+    out += ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
+            "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
+            "DELIMITER //",
+            "BEGIN NOT ATOMIC"]
+    for t in tables:
+        out.append(f"  IF (SELECT COUNT(*) FROM `{t.name}`) <> {rows[t.name]} THEN"
+                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
+                   f" {t.name} does not have {rows[t.name]} rows'; END IF;")
+    out += ["END //", "DELIMITER ;", ""]
+    return "\n".join(out)
+
+
+# -- the directory ------------------------------------------------------------------------
+
+def size_label(fraction: float | None, rows: dict[str, int]) -> str:
+    if fraction is not None and not rows:
+        pct = f"{fraction * 100:.4f}".rstrip("0").rstrip(".")
+        return f"{pct}pct"
+    return "rows" if rows else "custom"
+
+
+def dataset_id(label: str, seed: int, checksum: str) -> str:
+    return f"subset-{label}-s{seed}-{checksum[:12]}"
+
+
+class OutputDir:
+    """A temp directory next to the final one, renamed into place at the end; an
+    existing dataset directory is only replaced with ``force``."""
+
+    def __init__(self, final: Path, force: bool):
+        self.final = Path(final).absolute()
+        if self.final.exists():
+            if not self.final.is_dir():
+                raise SubsetError(f"--output {final}: exists and is not a directory")
+            entries = list(self.final.iterdir())
+            if entries and not force:
+                raise SubsetError(f"--output {final}: exists and is not empty",
+                                  "Pass --force to replace it (only a dataset directory is ever replaced).")
+            if entries and not (self.final / ID_FILE).is_file():
+                raise SubsetError(f"--output {final}: not a dataset directory (no {ID_FILE}); will not replace it",
+                                  "Choose a new or empty directory.")
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.tmp-{os.getpid()}-", dir=self.final.parent))
+        os.chmod(self.tmp, 0o755)   # bind-mounted into the db container: readable by everyone
+
+    def commit(self) -> None:
+        for f in self.tmp.iterdir():
+            os.chmod(f, 0o644)
+        old = None
+        if self.final.exists():
+            old = self.final.parent / f".{self.final.name}.old-{os.getpid()}"
+            os.rename(self.final, old)
+        os.rename(self.tmp, self.final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _strip_auto_increment(ddl: str) -> str:
+    return re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
+
+
+def write_tables(out: Path, source, schema: Schema, order: list[str], sel: Selection, anonymiser: Anonymiser,
+                 reporter: Reporter, estimates: dict[str, int] | None = None) -> tuple[dict, dict[str, int]]:
+    """One CSV per table in ``order``; returns (per-table manifest entries, NULLed values per edge)."""
+    entries: dict[str, dict] = {}
+    nulled: dict[str, int] = {}
+    estimates = estimates or {}
+    for name in order:
+        t = schema.tables[name]
+        cols = t.column_names
+        start = time.monotonic()
+        keys = sel.kept[name]
+        sort_key = sort_key_fn(t)
+        ordered = sorted(keys, key=sort_key)
+        pk_of = getter([cols.index(c) for c in t.primary_key])
+        encode = row_encoder([c.kind for c in t.columns])
+        transforms = anonymiser.transforms(name, cols)
+        checks = [(fk, getter([cols.index(c) for c in fk.columns]),
+                   [i for i, c in enumerate(cols) if c in fk.columns and t.column(c).nullable])
+                  for fk in t.foreign_keys if fk.nullable and fk.parent in schema.tables]
+        counts = {fk.id: 0 for fk, _, _ in checks}
+        csv = CsvFile(out / t.file, cols)
+
+        def render(row: tuple) -> str:
+            if not (checks or transforms):
+                return encode(row)
+            r = list(row)
+            for fk, get, nullable in checks:
+                v = get(r)
+                if None not in v and not sel.has_parent(fk, v):
+                    for i in nullable:
+                        r[i] = None
+                    counts[fk.id] += 1
+            if transforms:
+                rk = row_key_text(pk_of(row))
+                for i, fn in transforms:
+                    r[i] = fn(r[i], rk)
+            return encode(r)
+
+        estimate = estimates.get(name, 0)
+        if ordered and estimate and len(ordered) >= SCAN_RATIO * estimate:
+            picked = [(sort_key(pk), row) for row in source.scan(name, cols) if (pk := pk_of(row)) in keys]
+            picked.sort(key=lambda x: x[0])
+            csv.write([render(row) for _, row in picked])
+            how = "scan"
+        else:
+            for i in range(0, len(ordered), FETCH_BATCH):
+                batch = ordered[i:i + FETCH_BATCH]
+                by_pk = {pk_of(row): row for row in source.lookup(name, cols, t.primary_key, batch)}
+                csv.write([render(by_pk[pk]) for pk in batch if pk in by_pk])
+                reporter.detail(f"{name}: {min(i + FETCH_BATCH, len(ordered)):,}/{len(ordered):,}")
+            how = "lookup"
+        result = csv.close()
+        if result.rows != len(keys):
+            raise SubsetError(f"{name}: expected {len(keys)} rows, read {result.rows} "
+                              "(did the source change outside the snapshot?)")
+        for k, v in counts.items():
+            if v:
+                nulled[k] = v
+        entries[name] = {"file": t.file, "rows": result.rows, "bytes": result.bytes, "sha256": result.sha256,
+                         "columns": list(cols)}
+        reporter.info(f"  {name}: {result.rows:,} rows, {result.bytes / 1e6:,.1f} MB "
+                      f"({how}, {time.monotonic() - start:.1f}s)")
+    return entries, nulled
+
+
+def write_schema_sql(out: Path, source, order: list[str]) -> None:
+    parts = ["-- The source's tables (SHOW CREATE TABLE), parents first. For reference only:",
+             "-- the db image's initdb files create the schema; load.sql only loads rows.", ""]
+    for name in order:
+        ddl = source.query(f"SHOW CREATE TABLE `{name.replace('`', '``')}`")[0][1]
+        if isinstance(ddl, bytes):
+            ddl = ddl.decode()
+        parts += [_strip_auto_increment(ddl) + ";", ""]
+    (out / SCHEMA_FILE).write_text("\n".join(parts))
+
+
+def checksum(entries: dict[str, dict], order: list[str], load_text_without_id: str, rules_json: dict) -> str:
+    data = json.dumps({"tables": [[n, entries[n]["sha256"], entries[n]["rows"]] for n in order],
+                       "load": hashlib.sha256(load_text_without_id.encode()).hexdigest(),
+                       "rules": rules_json}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def finish(out: Path, schema: Schema, order: list[str], entries: dict[str, dict], manifest_extra: dict,
+           label: str, seed: int, rules_json: dict) -> dict:
+    """load.sql, manifest.json and DATASET_ID; returns the manifest."""
+    tables = [schema.tables[n] for n in order]
+    rows = {n: entries[n]["rows"] for n in order}
+    digest = checksum(entries, order, load_script("-", tables, rows), rules_json)
+    ds_id = dataset_id(label, seed, digest)
+    (out / LOAD_FILE).write_text(load_script(ds_id, tables, rows))
+    manifest = {
+        "id": ds_id,
+        "format": FORMAT,
+        "generator": "subset",
+        "load": LOAD_FILE,
+        "mount": SEED_MOUNT,
+        "seed": seed,
+        "size": label,
+        "checksum": digest,
+        "order": order,
+        "tables": entries,
+        "total_rows": sum(rows.values()),
+        "total_bytes": sum(e["bytes"] for e in entries.values()),
+        **manifest_extra,
+    }
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (out / ID_FILE).write_text(ds_id + "\n")
+    return manifest
