@@ -363,7 +363,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Commands that live with their own packages register themselves here.
-from . import cli_dataset, cli_parity  # noqa: E402
+from . import cli_catalogue, cli_dataset, cli_parity  # noqa: E402
 
-cli_parity.register(cli)    # fingerprint, drift, verify
-cli_dataset.register(cli)   # dataset subset
+cli_parity.register(cli)      # fingerprint, drift, verify
+cli_dataset.register(cli)     # dataset subset
+cli_catalogue.register(cli)   # publish, catalogue, pull

@@ -28,16 +28,22 @@ apt_install() {
         || die "apt-get install $* failed"
 }
 
+# Extra Debian packages, each checked by the command of the same name (scripts/test: docker-registry)
+extra=()
+for pkg in ${DEVENV_EXTRA_PACKAGES:-}; do command -v "$pkg" >/dev/null 2>&1 || extra+=("$pkg"); done
+
 docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 dockerd_running() { pidof dockerd >/dev/null 2>&1 || pgrep -x dockerd >/dev/null 2>&1; }
 
 if docker_answers; then
-    command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+    need=("${extra[@]}")
+    command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+    [ "${#need[@]}" = 0 ] || apt_install "${need[@]}"
     say "docker engine is up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
     exit 0
 fi
 
-missing=()
+missing=("${extra[@]}")
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"

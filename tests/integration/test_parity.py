@@ -39,7 +39,7 @@ class ParityDevenv:
     def __call__(self, *args, check=True, expect=None, timeout=600):
         env = {**os.environ, "DEVENV_LABELS": f"{TEST_LABEL},{PARITY_LABEL}"}
         env.pop("DEVENV_PROFILES_DIR", None)
-        r = subprocess.run([sys.executable, "-m", "devenv.cli_parity", *map(str, args)], cwd=self.project, env=env,
+        r = subprocess.run([sys.executable, "-m", "devenv", *map(str, args)], cwd=self.project, env=env,
                            capture_output=True, text=True, timeout=timeout)
         if expect is not None:
             assert r.returncode == expect, f"devenv {' '.join(map(str, args))} exited {r.returncode}, not {expect}\n{r.stdout}\n{r.stderr}"

@@ -456,7 +456,7 @@ def cli(*args, env=None):
     full = {**os.environ, **KEYS_ENV, **(env or {})}
     full.pop("DEVENV_PROFILES_DIR", None)
     full["DEVENV_LABELS"] = TEST_LABEL
-    return subprocess.run([sys.executable, "-m", "devenv.cli_dataset", *args], cwd=REPO, env=full,
+    return subprocess.run([sys.executable, "-m", "devenv", *args], cwd=REPO, env=full,
                           capture_output=True, text=True, timeout=600)
 
 

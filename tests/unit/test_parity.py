@@ -416,6 +416,6 @@ def test_cli_errors_exit_2(tmp_path):
     for args, message in ((["fingerprint", "nohost"], "is not a target"),
                           (["fingerprint", "local://", "--path", "/proc/self/environ"], "pseudo files"),
                           (["drift", "--against", str(tmp_path / "none.json")], "does not exist")):
-        r = subprocess.run([sys.executable, "-m", "devenv.cli_parity", *args], capture_output=True, text=True, cwd=tmp_path)
+        r = subprocess.run([sys.executable, "-m", "devenv", *args], capture_output=True, text=True, cwd=tmp_path)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert r.stderr.startswith("devenv: error: ") and message in r.stderr and "Traceback" not in r.stderr

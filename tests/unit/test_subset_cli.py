@@ -18,7 +18,7 @@ RULES = str(FIXTURES / "subset" / "shop-rules.yaml")
 def devenv(*args, env=None):
     full = {**os.environ, **(env or {})}
     full.pop("DEVENV_PROFILES_DIR", None)
-    return subprocess.run([sys.executable, "-m", "devenv.cli_dataset", *args], cwd=REPO, env=full,
+    return subprocess.run([sys.executable, "-m", "devenv", *args], cwd=REPO, env=full,
                           capture_output=True, text=True, timeout=120)
 
 

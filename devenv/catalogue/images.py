@@ -1,0 +1,129 @@
+"""Service images through the Engine: push and pull with the registry-qualified name.
+
+Push: tag ``devenv/SERVICE:HASH`` as ``HOST/NAMESPACE/devenv-SERVICE:HASH``, push, read
+the manifest digest from the push's result, drop the extra tag. Pull: pull
+``HOST/NAMESPACE/devenv-SERVICE@DIGEST`` (the Engine checks the manifest against the
+digest and every layer against its digest), check the image id (the config digest,
+which snapshots are tied to) against the entry, tag it ``devenv/SERVICE:HASH`` and drop
+the registry-qualified reference, so ``devenv up`` finds the image and builds nothing.
+
+The Engine talks to the registry itself: it treats 127.0.0.0/8 as insecure (plain
+HTTP) by default; any other plain-HTTP registry must be in the Engine's
+``insecure-registries``.
+"""
+
+from __future__ import annotations
+
+import docker.errors
+
+from ..engine.client import Engine
+from .errors import DigestMismatchError, RegistryError
+from .progress import Transfer
+
+
+class _LayerProgress:
+    """Bytes of all layers of one push or pull, from the Engine's JSON stream."""
+
+    def __init__(self, transfer: Transfer | None):
+        self.transfer = transfer
+        self.layers: dict[str, int] = {}
+
+    def event(self, ev: dict) -> None:
+        if not self.transfer:
+            return
+        detail = ev.get("progressDetail") or {}
+        layer = ev.get("id")
+        if layer and ev.get("status") in ("Downloading", "Pushing") and "current" in detail:
+            before = self.layers.get(layer, 0)
+            now = int(detail["current"])
+            if now > before:
+                self.layers[layer] = now
+                self.transfer.add(now - before)
+
+
+def _stream_errors(events, what: str, registry: str, progress: _LayerProgress) -> list[dict]:
+    out = []
+    for ev in events:
+        if "error" in ev or "errorDetail" in ev:
+            msg = ev.get("error") or (ev.get("errorDetail") or {}).get("message", "unknown error")
+            raise RegistryError(f"{what} failed: {msg.strip()}",
+                                _engine_hint(msg, registry))
+        progress.event(ev)
+        out.append(ev)
+    return out
+
+
+def _engine_hint(msg: str, repository: str) -> str | None:
+    registry = repository.split("/", 1)[0]
+    low = msg.lower()
+    if "http response to https client" in low or "server gave http response" in low:
+        return (f"The Docker Engine talks HTTPS to {registry}: add it to \"insecure-registries\" in "
+                "/etc/docker/daemon.json (loopback registries need nothing) and restart dockerd.")
+    if "unauthorized" in low or "denied" in low or "authentication required" in low:
+        return f"Log in with `docker login {registry}`."
+    if "connection refused" in low or "no such host" in low:
+        return "Check that the registry runs and that --registry is right."
+    return None
+
+
+def push_image(engine: Engine, local_tag: str, engine_repo: str, tag: str, auth: dict | None,
+               transfer: Transfer | None = None) -> str:
+    """Push ``local_tag`` as ``engine_repo:tag``; returns the manifest digest."""
+    engine.api.tag(local_tag, engine_repo, tag, force=True)
+    progress = _LayerProgress(transfer)
+    try:
+        try:
+            events = _stream_errors(engine.api.push(engine_repo, tag, stream=True, decode=True, auth_config=auth),
+                                    f"pushing {local_tag} to {engine_repo}:{tag}", engine_repo, progress)
+        except docker.errors.APIError as exc:
+            raise RegistryError(f"pushing {local_tag} to {engine_repo}:{tag} failed: {exc.explanation or exc}",
+                                _engine_hint(str(exc.explanation or exc), engine_repo)) from None
+    finally:
+        try:
+            engine.api.remove_image(f"{engine_repo}:{tag}", noprune=True)
+        except docker.errors.APIError:
+            pass
+    digest = next((ev["aux"]["Digest"] for ev in reversed(events)
+                   if isinstance(ev.get("aux"), dict) and ev["aux"].get("Digest")), None)
+    if not digest:
+        raise RegistryError(f"pushing {local_tag} to {engine_repo}:{tag}: the Engine reported no manifest digest")
+    return digest
+
+
+def local_image_id(engine: Engine, tag: str) -> str | None:
+    try:
+        return engine.api.inspect_image(tag)["Id"]
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def pull_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, image_id: str,
+               auth: dict | None, transfer: Transfer | None = None) -> bool:
+    """Make ``local_tag`` the published image; False when it already was."""
+    if local_image_id(engine, local_tag) == image_id:
+        return False
+    ref = f"{engine_repo}@{digest}"
+    progress = _LayerProgress(transfer)
+    try:
+        _stream_errors(engine.api.pull(engine_repo, tag=digest, stream=True, decode=True, auth_config=auth),
+                       f"pulling {ref}", engine_repo, progress)
+    except docker.errors.APIError as exc:
+        raise RegistryError(f"pulling {ref} failed: {exc.explanation or exc}",
+                            _engine_hint(str(exc.explanation or exc), engine_repo)) from None
+    try:
+        got = engine.api.inspect_image(ref)["Id"]
+        if got != image_id:
+            raise DigestMismatchError(f"image {local_tag} with id", image_id, got, ref)
+        repo, tag = local_tag.rsplit(":", 1)
+        engine.api.tag(ref, repo, tag, force=True)
+    finally:
+        try:
+            engine.api.remove_image(ref, noprune=True)
+        except docker.errors.APIError:
+            pass
+    return True
+
+
+def images_present(engine: Engine, wanted: dict[str, str]) -> dict[str, bool]:
+    """local tag -> present with the expected image id."""
+    return {tag: local_image_id(engine, tag) == image_id for tag, image_id in wanted.items()}
