@@ -27,7 +27,7 @@ services:
   web:
     ports: ["127.0.0.1:{PORT}:80"]
 """)
-    devenv = Devenv(root)
+    devenv = Devenv(root, cache=root / "cache")  # its own datasets and snapshots
     devenv("up", "t-site", timeout=1800)
     yield devenv
     cleanup(engine)
