@@ -198,3 +198,30 @@ services:
     r = tiny("up", "t-ctrlc")
     assert "up to date" in r.stdout or "created" not in r.stdout
     assert containers(engine, "t-ctrlc")["db"].status == "running"
+
+
+def test_shell_runs_an_interactive_shell_in_the_service(tiny):
+    tiny("up", "t-stack")
+    env = {**os.environ, "DEVENV_LABELS": TEST_LABEL}
+    r = subprocess.run([sys.executable, "-m", "devenv", "shell", "store", "-p", "t-stack"], cwd=tiny.project,
+                       env=env, input="cat /etc/greeting.txt; echo shell=$0; exit 3\n", capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "hello from store: hello" in r.stdout and "shell=bash" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "devenv", "shell", "nosuch", "-p", "t-stack"], cwd=tiny.project,
+                       env=env, input="", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "no container for service `nosuch`" in r.stderr
+
+
+def test_logs_follow_streams_new_lines(tiny):
+    tiny("up", "t-stack")
+    env = {**os.environ, "DEVENV_LABELS": TEST_LABEL}
+    proc = subprocess.Popen([sys.executable, "-m", "devenv", "logs", "store", "-p", "t-stack", "-f"],
+                            cwd=tiny.project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "store starting"
+        tiny("exec", "store", "-p", "t-stack", "--", "sh", "-c", "echo late-line > /proc/1/fd/1")
+        assert proc.stdout.readline().strip() == "late-line"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
