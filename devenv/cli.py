@@ -169,6 +169,8 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     for row in lifecycle.status(engine, name):
         for url in row.urls:
             click.echo(f"  {row.service:<8} {url}")
+    for warning in result.warnings:
+        click.echo(f"devenv: warning: {warning}", err=True)
 
 
 @cli.command("down")

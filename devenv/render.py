@@ -132,6 +132,7 @@ class ServicePlan:
 
     service: Service
     image: ImagePlan
+    dataset: str | None = None   # id of the dataset this service holds (the database service only)
 
     @cached_property
     def config_hash(self) -> str:
@@ -144,6 +145,7 @@ class ServicePlan:
             "volumes": [[v.name, v.target] for v in s.volumes],
             "command": s.command,
             "user": s.user,
+            "dataset": self.dataset,
             "healthcheck": None if s.healthcheck is None else [
                 list(s.healthcheck.test), s.healthcheck.interval, s.healthcheck.timeout,
                 s.healthcheck.retries, s.healthcheck.start_period],
@@ -234,9 +236,11 @@ class Renderer:
     def render(self, profile: Profile) -> Stack:
         base = BaseImage.for_os(profile.os)
         services = {}
+        dataset = _dataset_id(profile)
         for name, service in sorted(profile.services.items()):
             image = self._image(profile, service, base)
-            services[name] = ServicePlan(service, image)
+            holds = dataset if profile.dataset and profile.dataset.service == name else None
+            services[name] = ServicePlan(service, image, holds)
         return Stack(profile, base, services)
 
     def _context(self, profile: Profile, service: Service, base: BaseImage) -> dict[str, Any]:
@@ -304,6 +308,15 @@ class Renderer:
 
     def recipes(self) -> list[str]:
         return sorted(p.parent.name for p in self.images_dir.glob("*/Dockerfile.j2"))
+
+
+def _dataset_id(profile: Profile) -> str | None:
+    """The dataset's id: part of the database service's settings, so that a changed
+    dataset recreates that container (the volume is kept; `up` then warns)."""
+    if profile.dataset is None:
+        return None
+    from .data.datasets import dataset_id
+    return dataset_id(profile.dataset, profile.imageset)
 
 
 def _template_frame(exc: BaseException, default: str) -> tuple[str, int | None]:

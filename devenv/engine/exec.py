@@ -20,3 +20,11 @@ def run(engine: Engine, container: str, command: list[str], stdout: BinaryIO, st
             stderr.flush()
     code = engine.api.exec_inspect(exec_id).get("ExitCode")
     return 126 if code is None else int(code)
+
+
+def capture(engine: Engine, container: str, command: list[str]) -> tuple[int, str]:
+    """Run ``command``; its exit code and stdout (stderr dropped)."""
+    exec_id = engine.api.exec_create(container, command, stdout=True, stderr=False)["Id"]
+    out = engine.api.exec_start(exec_id)
+    code = engine.api.exec_inspect(exec_id).get("ExitCode")
+    return (126 if code is None else int(code)), out.decode(errors="replace")

@@ -25,7 +25,7 @@ from ..ui import Reporter
 from .client import Engine
 from .health import Health, Observation, observe, probe_once, wait_ready
 from .images import ensure_images
-from .seeding import plan_seed, populate_imageset
+from .seeding import dataset_mismatch, plan_seed, populate_imageset
 
 STOP_TIMEOUT = 10
 
@@ -40,6 +40,7 @@ class UpResult:
     restored: list[str] = field(default_factory=list)   # snapshots restored
     seeded: list[str] = field(default_factory=list)     # datasets mounted for seeding
     images_copied: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     health: dict[str, Health] = field(default_factory=dict)
 
     @property
@@ -204,6 +205,12 @@ def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -
                     on_ready=lambda s, h: reporter.detail(f"{s}: {h.value}")))
         else:
             result.health.update({s: Health.HEALTHY for s in to_wait})
+    ds = stack.profile.dataset
+    if ds and ds.service in stack.services and not result.seeded and not result.restored \
+            and ds.service in set(result.created) | set(result.started):
+        warning = dataset_mismatch(engine, stack, names.container_name(stack.name, ds.service))
+        if warning:
+            result.warnings.append(warning)
     return result
 
 

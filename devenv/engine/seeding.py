@@ -165,3 +165,26 @@ class _TarStream(io.RawIOBase):
     def close(self) -> None:
         self._reader.close()
         super().close()
+
+
+def held_dataset(engine: Engine, container: str) -> str | None:
+    """The dataset id a running database holds, as the reference entrypoint records it
+    (``devenv_meta.seed_state.dataset``); None when it cannot be read."""
+    from .exec import capture
+    code, out = capture(engine, container, ["mariadb", "-uroot", "-N", "-B", "-e",
+                                            "SELECT dataset FROM devenv_meta.seed_state WHERE id = 1"])
+    return out.strip() or None if code == 0 else None
+
+
+def dataset_mismatch(engine: Engine, stack: Stack, container: str) -> str | None:
+    """A warning when the volume holds another dataset than the profile declares."""
+    profile = stack.profile
+    if profile.dataset is None:
+        return None
+    from ..data.datasets import dataset_id
+    want = dataset_id(profile.dataset, profile.imageset)
+    have = held_dataset(engine, container)
+    if have is None or have == want:
+        return None
+    return (f"the {profile.dataset.service} volume holds dataset {have}, but profile {stack.name} declares {want}; "
+            f"the volume is kept as it is. To reseed: `devenv down {stack.name} --volumes && devenv up {stack.name}`.")

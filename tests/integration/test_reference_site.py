@@ -78,3 +78,15 @@ def test_production_versions_inside(site):
     assert "10.11." in r.stdout
     r = site("exec", "web", "-p", "t-site", "--", "cat", "/etc/os-release")
     assert 'VERSION_CODENAME=bookworm' in r.stdout
+
+
+def test_changed_dataset_keeps_the_volume_and_warns(site):
+    """Runs last in this module: it changes t-site's dataset."""
+    profile = site.project / "profiles/t-site.yaml"
+    profile.write_text(profile.read_text() + "data:\n  dataset: {seed: 99}\n")
+    r = site("up", "t-site")
+    assert "created: db" in r.stdout
+    assert "holds dataset shop-small-1-" in r.stderr and "declares shop-small-99-" in r.stderr
+    assert "devenv down t-site --volumes" in r.stderr
+    status, body = get("/")
+    assert status == 200  # the data that was there is still served
