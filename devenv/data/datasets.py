@@ -139,16 +139,22 @@ def load_sql(dataset_id: str, tables: tuple[Table, ...], rows: dict[str, int], m
             " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
             " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
             f" ({', '.join(f'`{c}`' for c in t.columns)});")
-    out += ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
-            "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
-            "DELIMITER //",
-            "BEGIN NOT ATOMIC"]
-    for t in tables:
-        out.append(f"  IF (SELECT COUNT(*) FROM `{t.name}`) <> {rows[t.name]} THEN"
-                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
-                   f" {t.name} does not have {rows[t.name]} rows'; END IF;")
-    out += ["END //", "DELIMITER ;", ""]
+    out += load_sql_tail(dataset_id, [t.name for t in tables], rows)
     return "\n".join(out)
+
+
+def load_sql_tail(dataset_id: str, tables: list[str], rows: dict[str, int]) -> list[str]:
+    """The end of every load.sql: checks back on, then a row-count check that fails
+    the init when LOAD DATA skipped anything (LOCAL turns bad rows into warnings)."""
+    out = ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
+           "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
+           "DELIMITER //",
+           "BEGIN NOT ATOMIC"]
+    for name in tables:
+        out.append(f"  IF (SELECT COUNT(*) FROM `{name}`) <> {rows[name]} THEN"
+                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
+                   f" {name} does not have {rows[name]} rows'; END IF;")
+    return out + ["END //", "DELIMITER ;", ""]
 
 
 def _complete(path: Path, ds_id: str) -> dict | None:

@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.datasets import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT
+from ..data.datasets import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, load_sql_tail
 from ..data.generators.csvout import CsvFile, q
 from ..ui import Reporter
 from .anonymise import Anonymiser
@@ -133,15 +133,7 @@ def load_script(dataset_id: str, tables: list[Table], rows: dict[str, int], moun
         "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
     ]
     out += [load_statement(t, mount) for t in tables]
-    out += ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
-            "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
-            "DELIMITER //",
-            "BEGIN NOT ATOMIC"]
-    for t in tables:
-        out.append(f"  IF (SELECT COUNT(*) FROM `{t.name}`) <> {rows[t.name]} THEN"
-                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
-                   f" {t.name} does not have {rows[t.name]} rows'; END IF;")
-    out += ["END //", "DELIMITER ;", ""]
+    out += load_sql_tail(dataset_id, [t.name for t in tables], rows)
     return "\n".join(out)
 
 

@@ -2,8 +2,8 @@
 tests/fixtures/parity (busybox/less/tree images that build in seconds) and a
 container running sshd that plays a production host.
 
-Everything these tests create carries dev.devenv.test=1 (the suite-wide cleanup
-label) and dev.devenv.test.parity=1, by which this module removes what it made.
+Everything these tests create carries this test session's dev.devenv.test label,
+by which this module removes what it made when it ends.
 """
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
 import pytest
 
 from devenv import names
 from tests.conftest import FIXTURES
-from tests.integration.conftest import TEST_LABEL
+from tests.integration.conftest import TEST_LABEL, cleanup
 
 pytestmark = pytest.mark.integration
 
-PARITY_LABEL = "dev.devenv.test.parity=1"
+PARITY_LABEL = TEST_LABEL  # unique per test session
 SSH_PORT = 18392  # p-prod.yaml
 
 
@@ -37,7 +36,7 @@ class ParityDevenv:
         self.project = project
 
     def __call__(self, *args, check=True, expect=None, timeout=600):
-        env = {**os.environ, "DEVENV_LABELS": f"{TEST_LABEL},{PARITY_LABEL}"}
+        env = {**os.environ, "DEVENV_LABELS": TEST_LABEL}
         env.pop("DEVENV_PROFILES_DIR", None)
         r = subprocess.run([sys.executable, "-m", "devenv", *map(str, args)], cwd=self.project, env=env,
                            capture_output=True, text=True, timeout=timeout)
@@ -52,35 +51,12 @@ class ParityDevenv:
 
 
 @pytest.fixture(scope="module")
-def engine():
-    """This module's own client (it shadows the session fixture): at the end it removes
-    what this module made (label dev.devenv.test.parity=1), not every test object on a
-    shared engine; the suite-wide sweep still runs when other modules use the session one."""
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        pytest.fail(f"integration tests need a Docker Engine (scripts/engine.sh starts one): {exc}")
-    yield client
-    remove_parity_objects(client)
-
-
-def remove_parity_objects(client):
-    for c in client.containers.list(all=True, filters={"label": PARITY_LABEL}):
-        c.remove(force=True)
-    for n in client.networks.list(filters={"label": PARITY_LABEL}):
-        n.remove()
-    for v in client.volumes.list(filters={"label": PARITY_LABEL}):
-        v.remove(force=True)
-
-
-@pytest.fixture(scope="module")
 def parity(tmp_path_factory, engine):
     root = tmp_path_factory.mktemp("parity")
     for part in ("profiles", "images", "verify"):
         shutil.copytree(FIXTURES / "parity" / part, root / part)
     yield ParityDevenv(root)
-    remove_parity_objects(engine)
+    cleanup(engine)
 
 
 def build(parity, profile: str):
