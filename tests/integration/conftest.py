@@ -4,6 +4,7 @@ Everything these tests create carries the label dev.devenv.test=<session id>
 (through $DEVENV_LABELS) and is removed by label at the end, whatever happened.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -20,8 +21,24 @@ from tests.conftest import FIXTURES, REPO
 TEST_LABEL = f"dev.devenv.test={uuid.uuid4().hex[:12]}"
 
 
+LOCK = Path(os.environ.get("TMPDIR", "/tmp")) / "devenv-integration-tests.lock"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_session_at_a_time():
+    """The tests use fixed profile names (t-stack, t-site, ...), hence fixed container
+    names and ports: two test sessions on one engine take turns instead of colliding."""
+    with open(LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"\nwaiting for another devenv test session to finish ({LOCK})", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
-def engine():
+def engine(one_session_at_a_time):
     try:
         client = docker.from_env(timeout=600)
         client.ping()
