@@ -39,10 +39,8 @@ from devenv.data.datasets import SEED_MOUNT, materialize  # noqa: E402
 from devenv.data.generators.shop import ShopGenerator  # noqa: E402
 from devenv.data.imagesets import materialize as materialize_images  # noqa: E402
 from devenv.engine.client import Engine  # noqa: E402
-from devenv.engine.images import ensure_images  # noqa: E402
-from devenv.profile import ProfileStore  # noqa: E402
+from devenv.engine.images import ensure_service_image  # noqa: E402
 from devenv.profile.model import Dataset, ImageSet  # noqa: E402
-from devenv.render import Renderer  # noqa: E402
 from devenv.ui import PlainReporter, SilentReporter  # noqa: E402
 
 ENV = {"DEVENV_DB_NAME": "shop", "DEVENV_DB_USER": "shop", "DEVENV_DB_PASSWORD": "devenv"}
@@ -50,11 +48,7 @@ LABELS = {"dev.devenv.bench": "seed"}
 
 
 def db_image(client) -> str:
-    store = ProfileStore.locate(REPO / "profiles")
-    stack = Renderer(store.images_dir).render(store.load("base"))
-    plan = stack.services["db"].image
-    ensure_images(Engine(client), [plan], stack.base, PlainReporter())
-    return plan.tag
+    return ensure_service_image(Engine(client), REPO / "profiles", "base", "db", PlainReporter())
 
 
 def sql(container, query: str) -> list[list[str]]:

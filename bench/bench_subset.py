@@ -44,10 +44,8 @@ from docker.types import Mount  # noqa: E402
 
 from devenv.data.datasets import SEED_MOUNT, materialize  # noqa: E402
 from devenv.engine.client import Engine  # noqa: E402
-from devenv.engine.images import ensure_images  # noqa: E402
-from devenv.profile import ProfileStore  # noqa: E402
+from devenv.engine.images import ensure_service_image  # noqa: E402
 from devenv.profile.model import Dataset, ImageSet  # noqa: E402
-from devenv.render import Renderer  # noqa: E402
 from devenv.subset import Request, Rules, open_source, subset  # noqa: E402
 from devenv.ui import PlainReporter, Reporter  # noqa: E402
 
@@ -78,11 +76,7 @@ class TimingReporter(Reporter):
 
 
 def db_image(client) -> str:
-    store = ProfileStore.locate(REPO / "profiles")
-    stack = Renderer(store.images_dir).render(store.load("base"))
-    plan = stack.services["db"].image
-    ensure_images(Engine(client), [plan], stack.base, PlainReporter())
-    return plan.tag
+    return ensure_service_image(Engine(client), REPO / "profiles", "base", "db", PlainReporter())
 
 
 def free_port() -> int:

@@ -162,3 +162,14 @@ def ensure_images(engine: Engine, plans: list[ImagePlan], base: BaseImage, repor
     for plan in missing:
         build_image(engine, plan, reporter)
     return [p.tag for p in missing]
+
+
+def ensure_service_image(engine: Engine, profiles_dir, profile: str, service: str, reporter: Reporter) -> str:
+    """The tag of one service image of a profile, built first when missing."""
+    from ..profile import ProfileStore
+    from ..render import Renderer
+    store = ProfileStore.locate(profiles_dir)
+    stack = Renderer(store.images_dir).render(store.load(profile))
+    plan = stack.services[service].image
+    ensure_images(engine, [plan], stack.base, reporter)
+    return plan.tag

@@ -20,10 +20,8 @@ from docker.types import Mount
 from devenv.data.datasets import SEED_MOUNT, materialize
 from devenv.data.generators.shop import ShopGenerator
 from devenv.engine.client import Engine
-from devenv.engine.images import ensure_images
-from devenv.profile import ProfileStore
+from devenv.engine.images import ensure_service_image
 from devenv.profile.model import Dataset, ImageSet
-from devenv.render import Renderer
 from devenv.ui import SilentReporter
 from tests.conftest import REPO
 
@@ -40,11 +38,7 @@ INIT_SOCKET = "/run/mysqld/devenv-init.sock"
 
 @pytest.fixture(scope="module")
 def db_image(engine) -> str:
-    store = ProfileStore.locate(REPO / "profiles")
-    stack = Renderer(store.images_dir).render(store.load("base"))
-    plan = stack.services["db"].image
-    ensure_images(Engine(engine), [plan], stack.base, SilentReporter())
-    return plan.tag
+    return ensure_service_image(Engine(engine), REPO / "profiles", "base", "db", SilentReporter())
 
 
 @pytest.fixture(scope="module")
