@@ -125,7 +125,8 @@ def render_cmd(ctx: Context, profile: str | None, output: str) -> None:
     The output runs with `docker compose` as is; rendering twice gives identical bytes.
     """
     stack = ctx.stack(_profile_name(profile))
-    stack.write(Path(output))
+    from .stackfile import write_stack
+    write_stack(stack, Path(output))
     for name, sp in sorted(stack.services.items()):
         click.echo(f"{name:<10} {sp.image.tag}")
     click.echo(f"wrote {output}/compose.yaml and {output}/plan.json")

@@ -147,6 +147,19 @@ class PortConflictError(DevenvError):
         )
 
 
+class PortConflictsError(DevenvError):
+    """Host ports of a stack are taken: every conflict at once, before anything started."""
+
+    def __init__(self, conflicts: list[PortConflictError]):
+        self.conflicts = conflicts
+        if len(conflicts) == 1:
+            super().__init__(conflicts[0].message + "; nothing was started", conflicts[0].hint)
+            return
+        super().__init__(f"{len(conflicts)} host ports are already taken; nothing was started:\n"
+                         + "\n".join(f"  {c.message}" for c in conflicts),
+                         "Stop whatever holds them, or change the ports in the profile.")
+
+
 class HealthCheckFailed(DevenvError):
     """A service became unhealthy or exited while we waited for it."""
 

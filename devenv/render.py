@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tarfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,17 +26,14 @@ from typing import Any
 
 import jinja2
 import jinja2.sandbox
-import yaml
-
 from .errors import DevenvError, TemplateError
 from .profile.model import OsSpec, Profile, Service
+from .settings import settings_values
 
 LABEL = "dev.devenv"
 # Bump when the way base images are made (devenv.engine.images) changes, so that
 # base images made the old way get a new tag instead of being reused.
 BASE_RECIPE_VERSION = 1
-PLAN_FILE = "plan.json"
-COMPOSE_FILE = "compose.yaml"
 
 
 def _sha256(data: bytes) -> str:
@@ -136,21 +132,9 @@ class ServicePlan:
 
     @cached_property
     def config_hash(self) -> str:
-        """Changes when anything that requires recreating the container changes."""
-        s = self.service
-        settings = {
-            "image": self.image.tag,
-            "environment": list(s.environment),
-            "ports": [[p.host_ip, p.host, p.container, p.protocol] for p in s.ports],
-            "volumes": [[v.name, v.target] for v in s.volumes],
-            "command": s.command,
-            "user": s.user,
-            "dataset": self.dataset,
-            "healthcheck": None if s.healthcheck is None else [
-                list(s.healthcheck.test), s.healthcheck.interval, s.healthcheck.timeout,
-                s.healthcheck.retries, s.healthcheck.start_period],
-        }
-        return _sha256(_stable_json(settings))[:16]
+        """Changes when anything that requires recreating the container changes
+        (every setting of ``devenv.settings.SETTINGS``)."""
+        return _sha256(_stable_json(settings_values(self)))[:16]
 
 
 @dataclass(frozen=True)
@@ -191,34 +175,6 @@ class Stack:
             "services": {name: {"image": sp.image.tag, "config_hash": sp.config_hash}
                          for name, sp in sorted(self.services.items())},
         }
-
-    def compose(self) -> dict:
-        from .compose import compose_document
-        return compose_document(self)
-
-    def write(self, out: Path) -> None:
-        """Write compose.yaml, plan.json and one build context per image under ``out``."""
-        out = Path(out)
-        if out.exists() and any(out.iterdir()) and not (out / PLAN_FILE).exists():
-            raise DevenvError(f"output directory {out} is not empty and holds no devenv render",
-                              "Choose an empty or new directory; devenv will not overwrite other files.")
-        images = out / "images"
-        if images.exists():
-            shutil.rmtree(images)
-        for name, sp in sorted(self.services.items()):
-            root = images / name
-            (root / "rootfs").mkdir(parents=True, exist_ok=True)  # recipes `COPY rootfs/ /`
-            for f in sp.image.files:
-                dest = root / f.path
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                for d in dest.relative_to(root).parents:  # dir modes reach the image via COPY
-                    os.chmod(root / d, 0o755)
-                dest.write_bytes(f.data)
-                os.chmod(dest, f.mode)
-        (out / COMPOSE_FILE).write_text(
-            "# Rendered by devenv from profile " + self.profile.name + ". Do not edit: re-render instead.\n"
-            + yaml.safe_dump(self.compose(), sort_keys=False, default_flow_style=False))
-        (out / PLAN_FILE).write_text(json.dumps(self.plan(), indent=2, sort_keys=True) + "\n")
 
 
 class Renderer:

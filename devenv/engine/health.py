@@ -66,6 +66,21 @@ def observe(engine: Engine, container: str) -> Observation:
     return Observation(Health.STARTING, detail)
 
 
+def current(engine: Engine, container: str) -> Observation:
+    """A container's health now, by devenv's one definition of ready.
+
+    Ready means the container's own healthcheck passes. The Engine runs its first
+    scheduled check one interval after the start, so while it still says
+    "starting", the check is run once through exec: ``up``, ``status`` and
+    ``verify`` all judge by this, so ``devenv up && devenv verify`` agree.
+    """
+    obs = observe(engine, container)
+    if obs.health is Health.STARTING and obs.detail != "created, not started" \
+            and "no healthcheck" not in obs.detail and probe_once(engine, container) == 0:
+        return Observation(Health.HEALTHY, "own probe passed")
+    return obs
+
+
 def _running_for(started_at: str) -> float:
     """Seconds since an Engine timestamp like 2026-11-29T05:01:02.123456789Z."""
     try:

@@ -11,21 +11,24 @@ adopts. Volumes are never removed here except by ``down(volumes=True)``.
 from __future__ import annotations
 
 import socket
-from concurrent.futures import ThreadPoolExecutor
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import docker.errors
 from docker.types import Mount
 
 from .. import names
-from ..errors import DevenvError, NotFoundError, PortConflictError
+from ..errors import DevenvError, NotFoundError, PortConflictError, PortConflictsError
+from ..profile.model import Port
 from ..render import ServicePlan, Stack
+from ..spec import Bind, ContainerSpec, container_spec
 from ..ui import Reporter
 from .client import Engine
-from .health import Health, Observation, observe, probe_once, wait_ready
+from .health import Health, current, observe, wait_ready
 from .images import ensure_images
-from .seeding import dataset_mismatch, plan_seed, populate_imageset
+from .plan import Action, Data, UpPlan, containers_of, helpers_of, plan_up
+from .seeding import dataset_mismatch, plan_seed, populate_imageset, volume_needs_init
 
 STOP_TIMEOUT = 10
 
@@ -48,12 +51,6 @@ class UpResult:
         return bool(self.built or self.created or self.started or self.removed)
 
 
-def _containers(engine: Engine, profile: str) -> dict[str, dict]:
-    """service -> container summary, for the containers devenv made for ``profile``."""
-    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})
-    return {c["Labels"].get(names.SERVICE, c["Names"][0].lstrip("/")): c for c in found}
-
-
 def _ensure_network(engine: Engine, profile: str) -> str:
     name = names.network_name(profile)
     if not engine.api.networks(names=[name], filters={"label": f"{names.PROFILE}={profile}"}):
@@ -61,18 +58,11 @@ def _ensure_network(engine: Engine, profile: str) -> str:
     return name
 
 
-def _ensure_volumes(engine: Engine, stack: Stack) -> set[str]:
-    """Create missing volumes; returns the names of those created now."""
-    created: set[str] = set()
-    existing = {v["Name"] for v in (engine.api.volumes(filters={"label": f"{names.PROFILE}={stack.name}"})["Volumes"] or [])}
-    for sp in stack.services.values():
-        for v in sp.service.volumes:
-            vname = names.volume_name(stack.name, v.name)
-            if vname not in existing:
-                engine.api.create_volume(vname, labels=names.volume_labels(stack.name, v.name))
-                existing.add(vname)
-                created.add(vname)
-    return created
+def _create_volumes(engine: Engine, stack: Stack, volumes: tuple[str, ...]) -> None:
+    short = {names.volume_name(stack.name, v.name): v.name
+             for sp in stack.services.values() for v in sp.service.volumes}
+    for vname in volumes:
+        engine.api.create_volume(vname, labels=names.volume_labels(stack.name, short[vname]))
 
 
 def _port_holder(engine: Engine, host_ip: str, port: int) -> str | None:
@@ -83,49 +73,70 @@ def _port_holder(engine: Engine, host_ip: str, port: int) -> str | None:
     return None
 
 
-def _check_ports(engine: Engine, sp: ServicePlan) -> None:
-    for p in sp.service.ports:
-        kind = socket.SOCK_STREAM if p.protocol == "tcp" else socket.SOCK_DGRAM
-        family = socket.AF_INET6 if ":" in p.host_ip else socket.AF_INET
-        with socket.socket(family, kind) as s:
-            # as servers do (docker-proxy too): a port in TIME_WAIT is free to listen on
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((p.host_ip, p.host))
-            except OSError:
-                raise PortConflictError(p.host_ip, p.host, sp.service.name, _port_holder(engine, p.host_ip, p.host)) from None
+def _port_free(p: Port) -> bool:
+    kind = socket.SOCK_STREAM if p.protocol == "tcp" else socket.SOCK_DGRAM
+    family = socket.AF_INET6 if ":" in p.host_ip else socket.AF_INET
+    with socket.socket(family, kind) as s:
+        # as servers do (docker-proxy too): a port in TIME_WAIT is free to listen on
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((p.host_ip, p.host))
+        except OSError:
+            return False
+    return True
 
 
-def _create(engine: Engine, stack: Stack, sp: ServicePlan, network: str, binds: dict | None = None) -> str:
-    s = sp.service
-    name = names.container_name(stack.name, s.name)
+def check_ports(engine: Engine, plan: UpPlan) -> None:
+    """Every host port the plan will bind is free, or held by a container this ``up``
+    replaces; otherwise refuse before anything starts, naming every conflict."""
+    replaced = {names.container_name(plan.stack.name, s.service) for s in plan.steps()
+                if s.action is Action.RECREATE} | {names.container_name(plan.stack.name, svc) for svc, _ in plan.remove}
+    conflicts = []
+    for step in plan.steps():
+        if step.action is Action.KEEP:
+            continue
+        for p in plan.stack.services[step.service].service.ports:
+            if _port_free(p):
+                continue
+            holder = _port_holder(engine, p.host_ip, p.host)
+            if holder not in replaced:
+                conflicts.append(PortConflictError(p.host_ip, p.host, step.service, holder))
+    if conflicts:
+        raise PortConflictsError(conflicts)
+
+
+def _create(engine: Engine, spec: ContainerSpec) -> str:
     host_config = engine.api.create_host_config(
-        port_bindings={f"{p.container}/{p.protocol}": (p.host_ip, p.host) for p in s.ports},
-        mounts=[Mount(v.target, names.volume_name(stack.name, v.name), type="volume") for v in s.volumes],
-        binds=binds or None,
-        network_mode=network,
+        port_bindings={f"{p.container}/{p.protocol}": (p.host_ip, p.host) for p in spec.ports},
+        mounts=[Mount(target, source, type="volume") for source, target in spec.volumes],
+        binds={b.source: {"bind": b.target, "mode": "ro" if b.read_only else "rw"} for b in spec.binds} or None,
+        network_mode=spec.network,
         init=False,
     )
     healthcheck = None
-    if s.healthcheck:
-        hc = s.healthcheck
+    if spec.healthcheck:
+        hc = spec.healthcheck
         healthcheck = {"test": list(hc.test), "interval": int(hc.interval * 1e9), "timeout": int(hc.timeout * 1e9),
                        "retries": hc.retries, "start_period": int(hc.start_period * 1e9)}
-    engine.api.create_container(
-        image=sp.image.tag,
-        name=name,
-        hostname=s.name,
-        command=list(s.command) if isinstance(s.command, tuple) else s.command,
-        user=s.user or "",
-        environment=dict(s.environment),
-        labels=names.service_labels(stack.name, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash},
-        ports=[(p.container, p.protocol) for p in s.ports],
-        healthcheck=healthcheck,
-        host_config=host_config,
-        networking_config=engine.api.create_networking_config(
-            {network: engine.api.create_endpoint_config(aliases=[s.name])}),
-    )
-    return name
+    try:
+        engine.api.create_container(
+            image=spec.image,
+            name=spec.name,
+            hostname=spec.hostname,
+            command=spec.command,
+            user=spec.user,
+            environment=spec.environment,
+            labels=spec.labels,
+            ports=[(p.container, p.protocol) for p in spec.ports],
+            healthcheck=healthcheck,
+            host_config=host_config,
+            networking_config=engine.api.create_networking_config(
+                {spec.network: engine.api.create_endpoint_config(aliases=list(spec.aliases))}),
+        )
+    except docker.errors.APIError as exc:
+        raise DevenvError(f"creating container {spec.name} failed: {exc.explanation or exc}",
+                          "`devenv down` then `devenv up` starts from clean containers (volumes are kept).") from None
+    return spec.name
 
 
 def _start(engine: Engine, sp: ServicePlan, container: str) -> None:
@@ -148,60 +159,76 @@ def _remove(engine: Engine, container: str) -> None:
         engine.api.remove_container(container, force=True, v=False)
     except docker.errors.NotFound:
         pass
+    except docker.errors.APIError as exc:
+        raise DevenvError(f"removing container {container} failed: {exc.explanation or exc}") from None
+
+
+def remove_helpers(engine: Engine, profile: str) -> list[str]:
+    """Remove helper containers of ``profile``'s stack that a killed devenv left behind."""
+    removed = []
+    for c in helpers_of(engine, profile):
+        _remove(engine, c["Id"])
+        removed.append(c["Names"][0].lstrip("/"))
+    return removed
 
 
 def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -> UpResult:
     """Build what is missing, then converge the running environment to ``stack``."""
+    return execute(engine, plan_up(engine, stack), reporter, timeout)
+
+
+def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 300) -> UpResult:
+    """Carry out ``plan``: nothing starts unless every host port is free first.
+
+    ``timeout`` bounds the health wait of each wave (a slow seed in the first wave
+    does not eat the budget of the services that depend on it).
+    """
+    stack = plan.stack
     result = UpResult()
-    order = stack.order()
-    result.built = ensure_images(engine, [stack.services[s].image for s in order], stack.base, reporter)
-    existing = _containers(engine, stack.name)
+    check_ports(engine, plan)
+    remove_helpers(engine, stack.name)
+    if plan.build:
+        result.built = ensure_images(engine, [stack.services[s].image for s in stack.order()], stack.base, reporter)
+    for service, cid in plan.remove:
+        _remove(engine, cid)
+        result.removed.append(service)
+    if plan.network:
+        _ensure_network(engine, stack.name)
+    _create_volumes(engine, stack, plan.volumes)
+    new_volumes = set(plan.volumes)
 
-    for service, c in existing.items():
-        if service not in stack.services:  # a service dropped from the profile
-            _remove(engine, c["Id"])
-            result.removed.append(service)
-
-    network = None
-    new_volumes: set[str] = set()
-    waves = _waves(stack)
-    deadline = time.monotonic() + timeout
-    for wave in waves:
+    for wave in plan.waves:
         to_wait: dict[str, str] = {}
-        for service in wave:
-            sp = stack.services[service]
-            current = existing.get(service)
-            name = names.container_name(stack.name, service)
-            if current and current["Labels"].get(names.CONFIG_HASH) == sp.config_hash:
-                if current["State"] == "running":
-                    result.unchanged.append(service)
-                else:
-                    _check_ports(engine, sp)
-                    _start(engine, sp, current["Id"])
-                    result.started.append(service)
-                to_wait[service] = name
+        for step in wave:
+            sp = stack.services[step.service]
+            name = names.container_name(stack.name, step.service)
+            to_wait[step.service] = name
+            if step.action is Action.KEEP:
+                result.unchanged.append(step.service)
                 continue
-            if network is None:
-                network = _ensure_network(engine, stack.name)
-                new_volumes = _ensure_volumes(engine, stack)
-            if current:
-                with reporter.step(f"recreate {service} (its image or settings changed)"):
-                    _remove(engine, current["Id"])
-            _check_ports(engine, sp)
+            if step.action is Action.START:
+                if step.data is Data.CHECK:
+                    _refuse_incomplete_volume(engine, stack, sp)
+                _start(engine, sp, step.container_id)
+                result.started.append(step.service)
+                continue
+            if step.action is Action.RECREATE:
+                with reporter.step(f"recreate {step.service} ({step.reason})"):
+                    _remove(engine, step.container_id)
             seed = plan_seed(engine, stack, sp, new_volumes, reporter)
             result.restored += [seed.restored] if seed.restored else []
             result.seeded += [seed.dataset] if seed.binds else []
-            _create(engine, stack, sp, network, seed.binds)
+            binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
+            _create(engine, container_spec(stack, sp, binds))
             copied = populate_imageset(engine, stack, sp, name, reporter)
             result.images_copied += [copied] if copied else []
             _start(engine, sp, name)
-            result.created.append(service)
-            to_wait[service] = name
-        if result.created or result.started or any(
-                observe(engine, c).health is not Health.HEALTHY for c in to_wait.values()):
-            with reporter.step(f"wait for {', '.join(wave)}"):
+            result.created.append(step.service)
+        if any(s.changes for s in wave) or any(observe(engine, c).health is not Health.HEALTHY
+                                               for c in to_wait.values()):
+            with reporter.step(f"wait for {', '.join(s.service for s in wave)}"):
                 result.health.update(wait_ready(
-                    engine, to_wait, deadline,
+                    engine, to_wait, time.monotonic() + timeout,
                     on_ready=lambda s, h: reporter.detail(f"{s}: {h.value}")))
         else:
             result.health.update({s: Health.HEALTHY for s in to_wait})
@@ -214,16 +241,15 @@ def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -
     return result
 
 
-def _waves(stack: Stack) -> list[list[str]]:
-    """Services grouped so that each group depends only on earlier groups."""
-    level: dict[str, int] = {}
-    for name in stack.order():  # dependencies come first
-        deps = stack.services[name].service.depends_on
-        level[name] = 1 + max((level[d] for d in deps), default=-1)
-    waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-    for name in stack.order():
-        waves[level[name]].append(name)
-    return waves
+def _refuse_incomplete_volume(engine: Engine, stack: Stack, sp: ServicePlan) -> None:
+    """Before every start of the database service: its volume holds complete data."""
+    v = sp.service.volumes[0]
+    volume = names.volume_name(stack.name, v.name)
+    if volume_needs_init(engine, sp.image.tag, volume, v.target):
+        raise DevenvError(f"volume {volume} of service {sp.service.name} holds incomplete data "
+                          "(an interrupted seed or restore)",
+                          f"`devenv snapshot restore {stack.name}` restores a snapshot into it, or "
+                          f"`devenv down {stack.name} --volumes && devenv up {stack.name}` seeds it again.")
 
 
 @dataclass
@@ -237,7 +263,8 @@ class DownResult:
 def down(engine: Engine, profile: str, volumes: bool = False) -> DownResult:
     """Stop and remove the profile's containers and network; volumes only when asked."""
     result = DownResult()
-    containers = _containers(engine, profile)
+    remove_helpers(engine, profile)
+    containers = containers_of(engine, profile)
 
     def stop(c: dict) -> None:
         try:
@@ -261,7 +288,15 @@ def down(engine: Engine, profile: str, volumes: bool = False) -> DownResult:
     vols = engine.api.volumes(filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})["Volumes"] or []
     for v in vols:
         if volumes:
-            engine.api.remove_volume(v["Name"])
+            try:
+                engine.api.remove_volume(v["Name"])
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as exc:
+                users = [c["Names"][0].lstrip("/") for c in engine.api.containers(
+                    all=True, filters={"volume": v["Name"]})]
+                raise DevenvError(f"volume {v['Name']} cannot be removed: {exc.explanation or exc}",
+                                  f"containers using it: {', '.join(users) or 'none listed'}") from None
             result.removed_volumes.append(v["Name"])
         else:
             result.kept_volumes.append(v["Name"])
@@ -284,10 +319,8 @@ class ServiceStatus:
 
 def status(engine: Engine, profile: str) -> list[ServiceStatus]:
     out = []
-    for service, c in sorted(_containers(engine, profile).items()):
-        obs = observe(engine, c["Id"])
-        if obs.health is Health.STARTING and c["State"] == "running" and probe_once(engine, c["Id"]) == 0:
-            obs = Observation(Health.HEALTHY)  # the Engine's first scheduled check is still to come
+    for service, c in sorted(containers_of(engine, profile).items()):
+        obs = current(engine, c["Id"])
         health = {Health.NO_HEALTHCHECK: "no healthcheck", Health.EXITED: "-"}.get(obs.health, obs.health.value)
         urls = sorted({_url(p) for p in c.get("Ports", []) if p.get("PublicPort")})
         out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"], urls))
@@ -303,7 +336,7 @@ def _url(port: dict) -> str:
 
 def container_of(engine: Engine, profile: str, service: str, running: bool = True) -> str:
     """The container name of a service of a profile, or a clear NotFoundError."""
-    found = _containers(engine, profile)
+    found = containers_of(engine, profile)
     if service not in found:
         have = ", ".join(sorted(found)) or "none: is it up? (`devenv up " + profile + "`)"
         raise NotFoundError(f"profile {profile} has no container for service `{service}`", f"services running: {have}")

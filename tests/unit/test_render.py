@@ -10,6 +10,7 @@ import yaml
 from devenv.errors import DevenvError, TemplateError
 from devenv.profile import ProfileStore
 from devenv.render import Renderer
+from devenv.stackfile import write_stack
 from tests.conftest import COMPOSE_SCHEMA, REPO, write
 
 
@@ -24,16 +25,16 @@ def tree(path):
 
 
 def test_render_twice_gives_identical_bytes(project, tmp_path):
-    render(project).write(tmp_path / "one")
-    render(project).write(tmp_path / "two")
-    render(project).write(tmp_path / "one")  # over a previous render
+    write_stack(render(project), tmp_path / "one")
+    write_stack(render(project), tmp_path / "two")
+    write_stack(render(project), tmp_path / "one")  # over a previous render
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
     assert "compose.yaml" in tree(tmp_path / "one")
 
 
 def test_build_context_contents(project, tmp_path):
     stack = render(project)
-    stack.write(tmp_path / "out")
+    write_stack(stack, tmp_path / "out")
     ctx = tmp_path / "out" / "images" / "app"
     assert (ctx / "rootfs/etc/greeting.txt").read_text() == "hello from app: hello\n"
     assert (ctx / "rootfs/opt/static/a.txt").read_text() == "static file\n"
@@ -45,7 +46,7 @@ def test_build_context_contents(project, tmp_path):
 
 def test_plan_records_hash_of_everything_per_image(project, tmp_path):
     stack = render(project)
-    stack.write(tmp_path / "out")
+    write_stack(stack, tmp_path / "out")
     plan = json.loads((tmp_path / "out/plan.json").read_text())
     app = plan["images"]["app"]
     assert app["tag"] == f"devenv/app:{app['hash'][:12]}"
@@ -129,7 +130,7 @@ def test_copy_source_outside_images_is_refused(project):
 def test_write_refuses_foreign_nonempty_directory(project, tmp_path):
     write(tmp_path / "mine" / "notes.txt", "precious")
     with pytest.raises(DevenvError, match="not empty"):
-        render(project).write(tmp_path / "mine")
+        write_stack(render(project), tmp_path / "mine")
     assert (tmp_path / "mine/notes.txt").read_text() == "precious"
 
 
@@ -143,7 +144,7 @@ def compose_validator():
 
 def test_compose_validates_against_compose_spec(project, tmp_path, compose_validator):
     for name in ("parent", "child", "grandchild"):
-        render(project, name).write(tmp_path / name)
+        write_stack(render(project, name), tmp_path / name)
         doc = yaml.safe_load((tmp_path / name / "compose.yaml").read_text())
         errors = list(compose_validator.iter_errors(doc))
         assert not errors, [e.message for e in errors]
@@ -159,7 +160,7 @@ def test_reference_profiles_render_and_validate(tmp_path, compose_validator):
     renderer = Renderer(store.images_dir)
     for name in store.names():
         stack = renderer.render(store.load(name))
-        stack.write(tmp_path / name)
+        write_stack(stack, tmp_path / name)
         doc = yaml.safe_load((tmp_path / name / "compose.yaml").read_text())
         assert not list(compose_validator.iter_errors(doc))
         assert doc["services"]["web"]["ports"][0]["host_ip"] == "127.0.0.1"
@@ -174,7 +175,7 @@ def test_compose_escapes_dollars_so_compose_does_not_interpolate(project, tmp_pa
         'test: ["CMD", "true"]', 'test: ["CMD", "bash", "-c", "read -r reply; [[ $reply == ok ]]"]')
     write(project / "profiles/parent.yaml", text)
     stack = render(project)
-    stack.write(tmp_path / "out")
+    write_stack(stack, tmp_path / "out")
     doc = yaml.safe_load((tmp_path / "out/compose.yaml").read_text())
     assert doc["services"]["app"]["healthcheck"]["test"][-1] == "read -r reply; [[ $$reply == ok ]]"
     assert stack.services["app"].service.healthcheck.test[-1] == "read -r reply; [[ $reply == ok ]]"

@@ -1,0 +1,203 @@
+"""What ``up`` will do, computed from the observed state before anything changes.
+
+``plan_up`` only looks (images, containers, network, volumes, the database
+volume's state, snapshots); ``devenv.engine.lifecycle.execute`` then does what the
+plan says. ``devenv up --dry-run`` prints the plan and stops. Deciding first is
+what lets ``up`` refuse a whole stack (a taken port, a database volume that holds
+incomplete data) before it has started any of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .. import names
+from ..render import ServicePlan, Stack
+from .client import Engine
+from .images import image_exists
+
+
+class Action(Enum):
+    KEEP = "keep"            # running with the declared settings
+    START = "start"          # exists with the declared settings, stopped
+    CREATE = "create"        # no container yet
+    RECREATE = "recreate"    # its image or settings changed
+
+
+class Data(Enum):
+    NONE = "none"            # not the dataset service, or nothing to do
+    CHECK = "check"          # existing volume: its state is checked before the start
+    RESTORE = "restore"      # new/empty volume: restore a matching snapshot
+    SEED = "seed"            # new/empty volume: bulk-load the dataset
+    DECIDE = "decide"        # new volume, server image still to build: restore or seed after the build
+
+
+@dataclass(frozen=True)
+class ServiceStep:
+    service: str
+    action: Action
+    reason: str = ""
+    data: Data = Data.NONE
+    snapshot: str | None = None       # "profile/name" for Data.RESTORE
+    container_id: str | None = None   # the existing container (START, RECREATE, KEEP)
+    imageset: bool = False            # copy the image set into its volume (created containers)
+
+    @property
+    def changes(self) -> bool:
+        return self.action is not Action.KEEP
+
+
+@dataclass(frozen=True)
+class UpPlan:
+    stack: Stack
+    build: tuple[str, ...]                      # image tags to build
+    base_missing: bool                          # the base image must be bootstrapped first
+    remove: tuple[tuple[str, str], ...]         # (service, container id) dropped from the profile
+    network: bool                               # the network must be created
+    volumes: tuple[str, ...]                    # engine volumes to create
+    waves: tuple[tuple[ServiceStep, ...], ...]  # in depends_on order
+    stale_helpers: tuple[str, ...] = ()         # helper containers of this stack left by a killed devenv
+
+    def steps(self) -> list[ServiceStep]:
+        return [s for wave in self.waves for s in wave]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.build or self.remove or self.network or self.volumes
+                    or any(s.changes for s in self.steps()) or self.stale_helpers)
+
+    def describe(self) -> list[str]:
+        """One line per thing ``up`` would do (``up --dry-run``)."""
+        if not self.changes:
+            return ["nothing to do"]
+        lines = []
+        if self.base_missing:
+            lines.append(f"bootstrap base image {self.stack.base.tag}")
+        lines += [f"build {tag}" for tag in self.build]
+        lines += [f"remove helper container {c}" for c in self.stale_helpers]
+        lines += [f"remove {svc} (no longer in the profile)" for svc, _ in self.remove]
+        if self.network:
+            lines.append(f"create network {names.network_name(self.stack.name)}")
+        lines += [f"create volume {v}" for v in self.volumes]
+        for i, wave in enumerate(self.waves, 1):
+            for s in wave:
+                text = f"wave {i}: {s.action.value} {s.service}"
+                if s.reason:
+                    text += f" ({s.reason})"
+                if s.data is Data.RESTORE:
+                    text += f"; restore snapshot {s.snapshot}"
+                elif s.data is Data.SEED:
+                    text += "; seed the dataset"
+                elif s.data is Data.DECIDE:
+                    text += "; restore a matching snapshot or seed the dataset (after the build)"
+                elif s.data is Data.CHECK:
+                    text += "; check the database volume before the start"
+                if s.imageset:
+                    text += "; copy the image set if it changed"
+                lines.append(text)
+        return lines
+
+
+def containers_of(engine: Engine, profile: str) -> dict[str, dict]:
+    """service -> container summary, for the service containers devenv made for ``profile``."""
+    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})
+    return {c["Labels"][names.SERVICE]: c for c in found if names.SERVICE in c.get("Labels", {})}
+
+
+def helpers_of(engine: Engine, profile: str) -> list[dict]:
+    """Helper containers (probe, restore, seeding) devenv made for ``profile``'s stack."""
+    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})
+    return [c for c in found if names.SERVICE not in c.get("Labels", {})]
+
+
+def waves(stack: Stack) -> list[list[str]]:
+    """Services grouped so that each group depends only on earlier groups."""
+    level: dict[str, int] = {}
+    for name in stack.order():  # dependencies come first
+        deps = stack.services[name].service.depends_on
+        level[name] = 1 + max((level[d] for d in deps), default=-1)
+    out: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for name in stack.order():
+        out[level[name]].append(name)
+    return out
+
+
+def _existing_volumes(engine: Engine, stack: Stack) -> set[str]:
+    vols = engine.api.volumes(filters={"label": f"{names.PROFILE}={stack.name}"})["Volumes"] or []
+    return {v["Name"] for v in vols}
+
+
+def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: bool) -> tuple[Data, str | None]:
+    """What the dataset service's volume needs before the service starts."""
+    ds = stack.profile.dataset
+    if ds is None or sp.service.name != ds.service or len(sp.service.volumes) != 1:
+        return Data.NONE, None
+    if not image_exists(engine, sp.image.tag):
+        return (Data.CHECK if volume_exists else Data.DECIDE), None
+    if volume_exists:
+        from .seeding import volume_needs_init
+        v = sp.service.volumes[0]
+        if not volume_needs_init(engine, sp.image.tag, names.volume_name(stack.name, v.name), v.target):
+            return Data.CHECK, None
+    return new_volume_source(engine, stack, sp)
+
+
+def new_volume_source(engine: Engine, stack: Stack, sp: ServicePlan) -> tuple[Data, str | None]:
+    """Restore or seed for an empty datadir volume: a snapshot of the same dataset and server image wins."""
+    from ..data.datasets import dataset_id
+    from .datadir import snapshot_store
+    ds = stack.profile.dataset
+    image_id = engine.api.inspect_image(sp.image.tag)["Id"]
+    snap = snapshot_store().matching(stack.name, dataset_id(ds, stack.profile.imageset), image_id)
+    if snap is not None:
+        return Data.RESTORE, f"{snap.manifest.profile}/{snap.manifest.name}"
+    return Data.SEED, None
+
+
+def plan_up(engine: Engine, stack: Stack) -> UpPlan:
+    """Observe the engine and decide every step of ``up``; changes nothing."""
+    order = stack.order()
+    images = [stack.services[s].image for s in order]
+    build = tuple(p.tag for p in images if not image_exists(engine, p.tag))
+    base_missing = bool(build) and not image_exists(engine, stack.base.tag)
+    existing = containers_of(engine, stack.name)
+    remove = tuple((svc, c["Id"]) for svc, c in sorted(existing.items()) if svc not in stack.services)
+    have_network = bool(engine.api.networks(names=[names.network_name(stack.name)],
+                                            filters={"label": f"{names.PROFILE}={stack.name}"}))
+    have_volumes = _existing_volumes(engine, stack)
+    wanted = [names.volume_name(stack.name, v.name) for s in order for v in stack.services[s].service.volumes]
+    new_volumes = tuple(dict.fromkeys(v for v in wanted if v not in have_volumes))
+
+    planned: list[tuple[ServiceStep, ...]] = []
+    for wave in waves(stack):
+        steps = []
+        for service in wave:
+            sp = stack.services[service]
+            current = existing.get(service)
+            cid = current["Id"] if current else None
+            if current and current["Labels"].get(names.CONFIG_HASH) == sp.config_hash:
+                action = Action.KEEP if current["State"] == "running" else Action.START
+                reason = "" if action is Action.KEEP else f"stopped ({current['State']})"
+            elif current:
+                action, reason = Action.RECREATE, "its image or settings changed"
+            else:
+                action, reason = Action.CREATE, ""
+            data, snapshot = Data.NONE, None
+            if action is not Action.KEEP:
+                vol_exists = all(names.volume_name(stack.name, v.name) in have_volumes for v in sp.service.volumes)
+                data, snapshot = _data_step(engine, stack, sp, vol_exists)
+                if action is Action.START and data is Data.SEED:
+                    # the dataset is mounted when the container is created
+                    action, reason = Action.RECREATE, "its database volume must be seeded"
+            imageset = action in (Action.CREATE, Action.RECREATE) and stack.profile.imageset is not None \
+                and stack.profile.imageset.service == service
+            steps.append(ServiceStep(service, action, reason, data, snapshot, cid, imageset))
+        planned.append(tuple(steps))
+    stale = tuple(c["Names"][0].lstrip("/") for c in helpers_of(engine, stack.name))
+    return UpPlan(stack, build, base_missing, remove, not have_network and any(
+        s.action in (Action.CREATE, Action.RECREATE) for w in planned for s in w), new_volumes, tuple(planned), stale)
+
+
+__all__ = ["Action", "Data", "ServiceStep", "UpPlan", "containers_of", "helpers_of", "new_volume_source",
+           "plan_up", "waves"]

@@ -1,0 +1,58 @@
+"""What a runtime is asked to create for one service: a neutral container spec.
+
+Built from the declared settings (``devenv.settings``) plus the stack's naming and
+labels; a runtime (today ``devenv.engine``, the Docker Engine) translates it into
+its own API calls. Nothing here knows the Docker SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import names
+from .profile.model import Healthcheck, Port
+from .render import ServicePlan, Stack
+from .settings import Naming, spec_fields
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host path mounted into the container (the dataset for seeding, a source tree)."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    hostname: str
+    image: str
+    network: str
+    aliases: tuple[str, ...]
+    labels: dict[str, str]
+    command: list[str] | str | None = None
+    user: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    ports: tuple[Port, ...] = ()
+    volumes: tuple[tuple[str, str], ...] = ()     # (engine volume name, target)
+    binds: tuple[Bind, ...] = ()
+    healthcheck: Healthcheck | None = None
+
+
+def naming_of(stack: Stack) -> Naming:
+    return Naming(volume=lambda v: names.volume_name(stack.name, v))
+
+
+def container_spec(stack: Stack, sp: ServicePlan, binds: tuple[Bind, ...] = ()) -> ContainerSpec:
+    s = sp.service
+    return ContainerSpec(
+        name=names.container_name(stack.name, s.name),
+        hostname=s.name,
+        network=names.network_name(stack.name),
+        aliases=(s.name,),
+        labels=names.service_labels(stack.name, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash},
+        binds=binds,
+        **spec_fields(sp, naming_of(stack)),
+    )
