@@ -141,9 +141,10 @@ def schema_cmd() -> None:
 @cli.command("up")
 @profile_argument
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
-              help="Seconds to wait for services to become healthy.")
+              help="Seconds to wait for the services of each depends_on wave to become healthy.")
+@click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
 @pass_ctx
-def up_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> None:
     """Build what is missing and start PROFILE's stack (default: small-db).
 
     Idempotent: on a running, unchanged environment nothing changes; after a
@@ -154,8 +155,14 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     stack = ctx.stack(name)
     engine = ctx.engine()
     reporter = reporter_for()
+    plan = lifecycle.plan_up(engine, stack)
+    if dry_run:
+        click.echo(f"{name}: " + ("up to date, nothing to do" if not plan.changes else "up would:"))
+        for line in plan.describe() if plan.changes else []:
+            click.echo(f"  {line}")
+        return
     try:
-        result = lifecycle.up(engine, stack, reporter, timeout=timeout)
+        result = lifecycle.execute(engine, plan, reporter, timeout=timeout)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: {name} is partly up. Nothing is lost: volumes are kept, "
                           f"and `devenv up {name}` resumes where this one stopped.") from None

@@ -3,7 +3,10 @@
 Users can run the rendered stack with ``docker compose`` as is: images carry the
 devenv tags and build contexts, volumes carry the same names devenv gives them (so
 the database volume is shared with ``devenv up``), and ports bind to the same
-addresses. Containers and networks get compose's own names. The service keys come
+addresses. Containers and networks get compose's own names, under the project
+name that ``.env`` (``COMPOSE_PROJECT_NAME``) beside the file gives. It runs with
+Compose v2 and with docker-compose 1.29 (Debian's), which an integration test
+checks. The service keys come
 from ``devenv.settings`` (the same declarations the settings hash and the
 container spec read).
 """
@@ -38,7 +41,14 @@ def compose_document(stack: Stack) -> dict:
                 for dep in s.depends_on
             }
         services[name] = doc
-    out: dict = {"name": names.project(profile.name), "services": services}
+    # no top-level `name` (docker-compose 1.29 refuses it): the project name is
+    # in the .env file written beside compose.yaml (COMPOSE_PROJECT_NAME)
+    out: dict = {"services": services}
     if volumes:
         out["volumes"] = dict(sorted(volumes.items()))
     return out
+
+
+def project_env(stack: Stack) -> str:
+    """The ``.env`` beside compose.yaml: Compose reads the project name from it."""
+    return f"COMPOSE_PROJECT_NAME={names.project(stack.profile.name)}\n"

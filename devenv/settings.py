@@ -70,8 +70,12 @@ def _compose_ports(sp: "ServicePlan", _n: Naming) -> dict:
     ports = sp.service.ports
     if not ports:
         return {}
-    return {"ports": [{"target": p.container, "published": str(p.host), "host_ip": p.host_ip,
-                       "protocol": p.protocol} for p in ports]}
+    # the short syntax: the long one's host_ip is unknown to docker-compose 1.29
+    return {"ports": [f"{_ip(p.host_ip)}:{p.host}:{p.container}/{p.protocol}" for p in ports]}
+
+
+def _ip(host_ip: str) -> str:
+    return f"[{host_ip}]" if ":" in host_ip else host_ip
 
 
 def _compose_volumes(sp: "ServicePlan", n: Naming) -> dict:

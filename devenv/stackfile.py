@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .compose import compose_document
+from .compose import compose_document, project_env
 from .errors import DevenvError
 from .render import Stack
 
@@ -50,6 +50,7 @@ def write_stack(stack: Stack, out: Path) -> None:
         (out / COMPOSE_FILE).write_text(
             "# Rendered by devenv from profile " + stack.profile.name + ". Do not edit: re-render instead.\n"
             + yaml.safe_dump(compose_document(stack), sort_keys=False, default_flow_style=False))
+        (out / ".env").write_text(project_env(stack))
         (out / PLAN_FILE).write_text(json.dumps(stack.plan(), indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise DevenvError(f"cannot write the render to {out}: {exc.strerror or exc} ({exc.filename or out})",

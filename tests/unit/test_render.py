@@ -150,7 +150,7 @@ def test_compose_validates_against_compose_spec(project, tmp_path, compose_valid
         assert not errors, [e.message for e in errors]
     doc = yaml.safe_load((tmp_path / "parent" / "compose.yaml").read_text())
     app = doc["services"]["app"]
-    assert app["ports"][0] == {"target": 80, "published": "18080", "host_ip": "127.0.0.1", "protocol": "tcp"}
+    assert app["ports"][0] == "127.0.0.1:18080:80/tcp"
     assert doc["services"]["helper"]["depends_on"] == {"app": {"condition": "service_healthy"}}
     assert app["build"]["context"] == "images/app"
 
@@ -163,7 +163,7 @@ def test_reference_profiles_render_and_validate(tmp_path, compose_validator):
         write_stack(stack, tmp_path / name)
         doc = yaml.safe_load((tmp_path / name / "compose.yaml").read_text())
         assert not list(compose_validator.iter_errors(doc))
-        assert doc["services"]["web"]["ports"][0]["host_ip"] == "127.0.0.1"
+        assert doc["services"]["web"]["ports"][0].startswith("127.0.0.1:")
     small = renderer.render(store.load("small-db"))
     large = renderer.render(store.load("large-db"))
     assert {s: sp.image.tag for s, sp in small.services.items()} == \
