@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "devenv" / "library" / "templates" / "lamp"
 sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
@@ -48,7 +49,7 @@ LABELS = {"dev.devenv.bench": "seed"}
 
 
 def db_image(client) -> str:
-    return ensure_service_image(Engine(client), REPO / "profiles", "base", "db", PlainReporter())
+    return ensure_service_image(Engine(client), REFERENCE / "profiles", "base", "db", PlainReporter())
 
 
 def sql(container, query: str) -> list[list[str]]:

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "devenv" / "library" / "templates" / "lamp"
 sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
@@ -76,7 +77,7 @@ class TimingReporter(Reporter):
 
 
 def db_image(client) -> str:
-    return ensure_service_image(Engine(client), REPO / "profiles", "base", "db", PlainReporter())
+    return ensure_service_image(Engine(client), REFERENCE / "profiles", "base", "db", PlainReporter())
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ never an empty string in a production config.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import json
@@ -178,16 +179,35 @@ class Stack:
 
 
 class Renderer:
-    """Renders profiles with the templates of one images directory."""
+    """Renders profiles with the recipes and templates of a search path.
 
-    def __init__(self, images_dir: Path):
+    ``images_dir`` is the project's own recipe directory; recipes, templates and
+    ``copy:`` sources not found there come from devenv's built-in recipe library
+    (``devenv/library/recipes``): a project recipe of the same name wins. A
+    ``copy:`` source written ``./PATH`` is relative to the project root instead
+    (the app source lives in the project, not among the recipes).
+    """
+
+    def __init__(self, images_dir: Path, project_root: Path | None = None, library: bool = True):
+        from .project import library_recipes
         self.images_dir = Path(images_dir)
+        self.project_root = Path(project_root) if project_root else self.images_dir.parent
+        self.search = [d for d in (self.images_dir,) if d.is_dir()]
+        if library and library_recipes().is_dir() and library_recipes().resolve() != self.images_dir.resolve():
+            self.search.append(library_recipes())
         self.env = jinja2.sandbox.SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(self.images_dir)),
+            loader=jinja2.FileSystemLoader([str(d) for d in self.search]),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
         )
+
+    def _find(self, rel: str) -> Path | None:
+        """The first directory of the search path that has ``rel``."""
+        for d in self.search:
+            if (d / rel).exists():
+                return d
+        return None
 
     def render(self, profile: Profile) -> Stack:
         base = BaseImage.for_os(profile.os)
@@ -216,17 +236,20 @@ class Renderer:
         }
 
     def _image(self, profile: Profile, service: Service, base: BaseImage) -> ImagePlan:
-        recipe_dir = self.images_dir / service.recipe
-        if not (recipe_dir / "Dockerfile.j2").is_file():
+        if self._find(f"{service.recipe}/Dockerfile.j2") is None:
+            close = difflib.get_close_matches(service.recipe, self.recipes(), n=1)
             raise DevenvError(
-                f"service {service.name}: recipe `{service.recipe}` has no {recipe_dir / 'Dockerfile.j2'}",
-                f"recipes available: {', '.join(self.recipes()) or 'none'}")
+                f"service {service.name}: no recipe `{service.recipe}` (no {service.recipe}/Dockerfile.j2 in "
+                f"{' or '.join(str(d) for d in self.search)})",
+                f"did you mean `{close[0]}`?" if close else f"recipes available: {', '.join(self.recipes()) or 'none'}")
         ctx = self._context(profile, service, base)
         files = {"Dockerfile": ContextFile("Dockerfile", self._render(f"{service.recipe}/Dockerfile.j2", ctx, service), 0o644)}
         for dest, template in service.files:
             data = self._render(template, ctx, service)
             rel = "rootfs" + dest
-            files[rel] = ContextFile(rel, data, 0o755 if os.access(self.images_dir / template, os.X_OK) else 0o644)
+            found = self._find(template)
+            executable = found is not None and os.access(found / template, os.X_OK)
+            files[rel] = ContextFile(rel, data, 0o755 if executable else 0o644)
         for dest, source in service.copy:
             for rel_src, path in self._sources(source, service):
                 rel = "rootfs" + dest + (("/" + rel_src) if rel_src else "")
@@ -235,13 +258,20 @@ class Renderer:
         return ImagePlan(service.name, service.recipe, base, tuple(files[k] for k in sorted(files)))
 
     def _sources(self, source: str, service: Service) -> list[tuple[str, Path]]:
-        root = (self.images_dir / source).resolve()
-        if self.images_dir.resolve() not in root.parents and root != self.images_dir.resolve():
-            raise DevenvError(f"service {service.name}: copy source `{source}` is outside {self.images_dir}")
+        if source.startswith("./"):
+            base = self.project_root.resolve()
+            where = f"the project {base}"
+        else:
+            found = self._find(source)
+            base = (found or self.search[0] if self.search else self.images_dir).resolve()
+            where = " or ".join(str(d) for d in self.search)
+        root = (base / source).resolve()
+        if base not in root.parents and root != base:
+            raise DevenvError(f"service {service.name}: copy source `{source}` is outside {where}")
         if root.is_file():
             return [("", root)]
         if not root.is_dir():
-            raise DevenvError(f"service {service.name}: copy source `{source}` does not exist under {self.images_dir}")
+            raise DevenvError(f"service {service.name}: copy source `{source}` does not exist in {where}")
         out = []
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".pyc"):
@@ -263,7 +293,11 @@ class Renderer:
             raise TemplateError(name, line, f"not allowed in a template: {exc}", service.name) from None
 
     def recipes(self) -> list[str]:
-        return sorted(p.parent.name for p in self.images_dir.glob("*/Dockerfile.j2"))
+        return sorted({p.parent.name for d in self.search for p in d.glob("*/Dockerfile.j2")})
+
+    def recipe_sources(self) -> list[tuple[str, Path]]:
+        """Every recipe with the directory it comes from (the first on the search path wins)."""
+        return [(name, self._find(f"{name}/Dockerfile.j2")) for name in self.recipes()]
 
 
 def _dataset_id(profile: Profile) -> str | None:

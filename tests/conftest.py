@@ -23,3 +23,5 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+# devenv's reference project (the lamp template): its profiles and app
+REFERENCE = REPO / "devenv" / "library" / "templates" / "lamp"

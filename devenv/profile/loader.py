@@ -106,12 +106,9 @@ class ProfileStore:
 
 
 def reference_root() -> Path:
-    """The checkout devenv runs from: it holds the reference profiles and images.
-
-    devenv is installed from its source tree (``pip install -e .``), so the reference
-    profiles and images are found next to the package instead of being copied into it.
-    """
-    return Path(__file__).resolve().parents[2]
+    """devenv's reference project: the ``lamp`` template of the built-in library."""
+    from ..project import templates_dir
+    return templates_dir() / "lamp"
 
 
 def _display(path: Path) -> str:

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import REPO, write
+from tests.conftest import REFERENCE, write
 from tests.integration.conftest import cleanup
 from tests.integration.registry import registry  # noqa: F401  (fixture)
 from tests.integration.test_catalogue import CatalogueDevenv, image_tags, listing, remove_images
@@ -41,8 +41,7 @@ def get(path="/"):
 
 @pytest.fixture
 def site(tmp_path, engine, registry):  # noqa: F811
-    shutil.copytree(REPO / "profiles", tmp_path / "profiles")
-    shutil.copytree(REPO / "images", tmp_path / "images")
+    shutil.copytree(REFERENCE, tmp_path, dirs_exist_ok=True)   # the lamp project: devenv.yaml, profiles/, app/
     uid = uuid.uuid4().hex[:10]
     write(tmp_path / "images/catalogue-test.j2", "{{ vars.catalogue_test }}\n")
     unique = "files: {/etc/devenv-catalogue-test: catalogue-test.j2}"

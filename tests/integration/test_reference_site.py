@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import REPO, write
+from tests.conftest import REFERENCE, write
 from tests.integration.conftest import Devenv, cleanup
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -19,8 +19,7 @@ PORT = 18080  # not 8080: a developer's own small-db may be running there
 def site(tmp_path_factory, engine):
     """The reference profiles and images, plus t-site = small-db on another port."""
     root = tmp_path_factory.mktemp("site")
-    shutil.copytree(REPO / "profiles", root / "profiles")
-    shutil.copytree(REPO / "images", root / "images")
+    shutil.copytree(REFERENCE, root, dirs_exist_ok=True)   # the lamp project: devenv.yaml, profiles/, app/
     write(root / "profiles/t-site.yaml", f"""\
 extends: small-db
 services:

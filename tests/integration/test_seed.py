@@ -23,7 +23,7 @@ from devenv.engine.client import Engine
 from devenv.engine.images import ensure_service_image
 from devenv.profile.model import Dataset, ImageSet
 from devenv.ui import SilentReporter
-from tests.conftest import REPO
+from tests.conftest import REFERENCE, REPO
 
 pytestmark = [pytest.mark.integration]
 
@@ -38,7 +38,7 @@ INIT_SOCKET = "/run/mysqld/devenv-init.sock"
 
 @pytest.fixture(scope="module")
 def db_image(engine) -> str:
-    return ensure_service_image(Engine(engine), REPO / "profiles", "base", "db", SilentReporter())
+    return ensure_service_image(Engine(engine), REFERENCE / "profiles", "base", "db", SilentReporter())
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from devenv.subset import Request, Rules, SchemaError, RulesError, open_source, 
 from devenv.subset.closure import salt
 from devenv.subset.memory import MemorySource
 from devenv.ui import SilentReporter
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REFERENCE, REPO
 from tests.integration.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.integration]
@@ -121,7 +121,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def db_image(engine) -> str:
-    store = ProfileStore.locate(REPO / "profiles")
+    store = ProfileStore.locate(REFERENCE / "profiles")
     stack = Renderer(store.images_dir).render(store.load("base"))
     plan = stack.services["db"].image
     ensure_images(Engine(engine), [plan], stack.base, R)

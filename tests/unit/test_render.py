@@ -11,7 +11,7 @@ from devenv.errors import DevenvError, TemplateError
 from devenv.profile import ProfileStore
 from devenv.render import Renderer
 from devenv.stackfile import write_stack
-from tests.conftest import COMPOSE_SCHEMA, REPO, write
+from tests.conftest import COMPOSE_SCHEMA, REFERENCE, REPO, write
 
 
 def render(project, name="parent"):
@@ -116,8 +116,23 @@ def test_missing_template_and_recipe(project):
     with pytest.raises(TemplateError, match="nope.j2.*not found"):
         render(project)
     write(project / "profiles/parent.yaml", text.replace("recipe: tiny\n    packages", "recipe: nosuch\n    packages"))
-    with pytest.raises(DevenvError, match="recipe `nosuch`.*recipes available: static, tiny|recipes available: tiny"):
+    with pytest.raises(DevenvError, match="no recipe `nosuch`") as err:
         render(project)
+    assert "tiny" in str(err.value) and "nginx" in str(err.value)   # the project's and the library's
+
+
+def test_project_recipe_wins_over_the_library_and_library_fills_in(project):
+    text = (project / "profiles/parent.yaml").read_text()
+    write(project / "profiles/parent.yaml", text.replace("recipe: tiny\n    packages", "recipe: memcached\n    packages"))
+    stack = render(project)
+    assert "memcached" in stack.services["app"].image.files[0].data.decode()      # the library's recipe
+    write(project / "images/memcached/Dockerfile.j2", "FROM {{ base_image }}\n# the project's own\n")
+    stack = render(project)
+    assert "# the project's own" in stack.services["app"].image.files[0].data.decode()
+    from devenv.profile import ProfileStore
+    store = ProfileStore.locate(project / "profiles")
+    sources = dict(Renderer(store.images_dir).recipe_sources())
+    assert sources["memcached"] == project / "images" and sources["nginx"].name == "recipes"
 
 
 def test_copy_source_outside_images_is_refused(project):
@@ -156,7 +171,7 @@ def test_compose_validates_against_compose_spec(project, tmp_path, compose_valid
 
 
 def test_reference_profiles_render_and_validate(tmp_path, compose_validator):
-    store = ProfileStore.locate(REPO / "profiles")
+    store = ProfileStore.locate(REFERENCE / "profiles")
     renderer = Renderer(store.images_dir)
     for name in store.names():
         stack = renderer.render(store.load(name))
