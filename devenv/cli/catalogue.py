@@ -68,9 +68,14 @@ def publish_cmd(ctx: Context, profile: str | None, registry: str | None, insecur
     """
     from ..catalogue import RegistryRef, publish
     from ..catalogue.progress import human_bytes
+    from ..catalogue.reference import catalogue_tag
+    from ..engine.datadir import snapshot_store
     ref = RegistryRef.parse(registry, insecure)
     size = parse_size(chunk_size)
     name = profile_name(profile)
+    catalogue_tag(name, tag)  # bad input is refused before the engine and the registry are asked
+    if snapshot_name is not None:
+        snapshot_store().dir_of(name, snapshot_name)
     stack = ctx.stack(name)
     result = publish(ctx.engine(), stack, ref, reporter_for(), tag=tag, snapshot_name=snapshot_name,
                      chunk_size=size, workers=transfers)
@@ -166,8 +171,10 @@ def pull_cmd(ctx: Context, profile: str | None, registry: str | None, insecure: 
     from ..catalogue import RegistryRef, pull
     from ..catalogue.progress import human_bytes
     from ..errors import DevenvError, ProfileNotFoundError
+    from ..catalogue.reference import catalogue_tag
     ref = RegistryRef.parse(registry, insecure)
     name = profile_name(profile)
+    catalogue_tag(name, tag)  # bad input is refused before the engine and the registry are asked
     try:
         stack = ctx.stack(name)
     except ProfileNotFoundError as exc:

@@ -89,9 +89,11 @@ def drift_cmd(ctx: Context, profile: str | None, against: str, services: tuple[s
     and --ignore add patterns.
     """
     from ..parity import FingerprintFile, drift_profile
+    from ..parity.drift import check_services
     from ..parity.junit import write_drift
     production = FingerprintFile.read(against)
     stack = ctx.stack(profile_name(profile))
+    check_services(stack, production, against, services)  # before the engine builds anything
     report = drift_profile(ctx.engine(), stack, production, against=against, services=services, ignore=ignore,
                            running=running, reporter=reporter_for())
     if junit:
