@@ -21,16 +21,24 @@ def snapshot_group() -> None:
     """
 
 
+def _checked(profile: str | None, name: str) -> str:
+    """The profile's name, once it and snapshot NAME are checked: bad input is refused
+    before the engine is asked (and the database stopped)."""
+    from ..engine.datadir import snapshot_store
+    name_of_profile = profile_name(profile)
+    snapshot_store().dir_of(name_of_profile, name)
+    return name_of_profile
+
+
 @snapshot_group.command("save")
 @profile_argument
 @click.argument("name", required=False, default="latest")
 @pass_ctx
 def snapshot_save_cmd(ctx: Context, profile: str | None, name: str) -> None:
     """Save PROFILE's database as snapshot NAME (default: latest). The db is stopped meanwhile."""
-    from ..engine.datadir import save_snapshot, snapshot_store
-    name_of_profile = profile_name(profile)
-    snapshot_store().dir_of(name_of_profile, name)  # a bad NAME is refused before the engine is asked
-    snap = save_snapshot(ctx.engine(), ctx.stack(name_of_profile), name, reporter_for())
+    from ..engine.datadir import save_snapshot
+    stack = ctx.stack(_checked(profile, name))
+    snap = save_snapshot(ctx.engine(), stack, name, reporter_for())
     m = snap.manifest
     click.echo(f"saved {m.profile}/{m.name}: datadir {m.datadir_bytes / 1e6:,.1f} MB -> "
                f"{m.archive_bytes / 1e6:,.1f} MB ({len(m.files)} files) in {snap.path}")
@@ -42,10 +50,9 @@ def snapshot_save_cmd(ctx: Context, profile: str | None, name: str) -> None:
 @pass_ctx
 def snapshot_restore_cmd(ctx: Context, profile: str | None, name: str) -> None:
     """Replace PROFILE's database with snapshot NAME, after verifying every checksum."""
-    from ..engine.datadir import restore_snapshot, snapshot_store
-    name_of_profile = profile_name(profile)
-    snapshot_store().dir_of(name_of_profile, name)  # a bad NAME is refused before the engine is asked
-    snap = restore_snapshot(ctx.engine(), ctx.stack(name_of_profile), name, reporter_for())
+    from ..engine.datadir import restore_snapshot
+    stack = ctx.stack(_checked(profile, name))
+    snap = restore_snapshot(ctx.engine(), stack, name, reporter_for())
     click.echo(f"restored {snap.manifest.profile}/{snap.manifest.name}")
 
 
