@@ -443,7 +443,7 @@ def test_progress_text():
 
 
 def test_chunk_size_option():
-    from devenv.cli_catalogue import parse_size
+    from devenv.cli.catalogue import parse_size
     assert parse_size("64M") == 64 << 20 and parse_size("256KiB") == 256 << 10 and parse_size("1g") == 1 << 30
     assert parse_size("8192") == 8192
     for bad in ("64X", "1K", "-5M"):
