@@ -53,7 +53,7 @@ class Devenv:
         env = {**os.environ, "DEVENV_CACHE": str(self.cache), "DEVENV_LABELS": LABEL}
         env.pop("DEVENV_PROFILES_DIR", None)
         start = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "devenv.cli_catalogue", *map(str, args)], cwd=self.project,
+        r = subprocess.run([sys.executable, "-m", "devenv", *map(str, args)], cwd=self.project,
                            env=env, capture_output=True, text=True)
         took = time.perf_counter() - start
         if r.returncode != 0:

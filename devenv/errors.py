@@ -188,3 +188,38 @@ class Interrupted(DevenvError):
     """Ctrl-C during a command that can be resumed."""
 
     exit_code = 130
+
+
+class OutputPathError(DevenvError):
+    """An output file or directory cannot be written (read-only, below a file, under /proc)."""
+
+
+class EngineError(DevenvError):
+    """The Docker Engine refused a request; carries the Engine's own explanation.
+
+    4xx answers (no such object, conflict, bad parameter) are exit 2; 5xx answers
+    (the Engine tried and failed, e.g. a port it could not bind) are exit 1.
+    """
+
+    def __init__(self, explanation: str, status: int | None = None, request: str | None = None,
+                 doing: str | None = None, hint: str | None = None):
+        self.explanation = explanation
+        self.status = status
+        self.request = request
+        self.exit_code = 1 if status is not None and status >= 500 else 2
+        what = f"{doing}: " if doing else ""
+        where = f" ({status} on {request})" if status and request else f" ({status})" if status else ""
+        super().__init__(f"{what}the Docker Engine refused: {explanation}{where}", hint)
+
+    @classmethod
+    def from_api_error(cls, exc, doing: str | None = None, hint: str | None = None) -> "EngineError":
+        """From a ``docker.errors.APIError`` (read by its attributes: this module imports no SDK)."""
+        explanation = getattr(exc, "explanation", None) or str(exc)
+        if isinstance(explanation, bytes):
+            explanation = explanation.decode("utf-8", errors="replace")
+        status = getattr(exc, "status_code", None)
+        request = None
+        req = getattr(getattr(exc, "response", None), "request", None)
+        if req is not None and getattr(req, "method", None) and getattr(req, "path_url", None):
+            request = f"{req.method} {req.path_url}"
+        return cls(str(explanation).strip(), status, request, doing, hint)

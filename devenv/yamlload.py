@@ -92,11 +92,33 @@ def load_yaml(path: Path, display: str | None = None) -> LoadedYaml:
         raise ProfileError([ProfileIssue(Location(name), f"cannot read: {exc.strerror}")]) from exc
     if len(raw) > MAX_BYTES:
         raise ProfileError([ProfileIssue(Location(name), f"file too large ({len(raw)} bytes, limit {MAX_BYTES})")])
-    return load_yaml_text(raw.decode("utf-8", errors="replace"), name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(raw, exc.start)
+        raise ProfileError([ProfileIssue(
+            Location(name, line, column), f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            "is this a binary file? profiles are YAML files in UTF-8")]) from None
+    return load_yaml_text(text, name)
+
+
+def _line_column(text: str | bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    before = text[:offset]
+    return before.count(newline) + 1, offset - (before.rfind(newline) + 1) + 1
 
 
 def load_yaml_text(text: str, name: str) -> LoadedYaml:
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character up front: control characters (a binary
+        # file) fail here, before there is any node to point at.
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ProfileError([ProfileIssue(
+            Location(name, *_line_column(text, exc.position)),
+            f"character #x{exc.character:04x} is not allowed in YAML",
+            "is this a binary file? profiles are YAML text")]) from None
     try:
         root = loader.get_single_node()
         if root is None:

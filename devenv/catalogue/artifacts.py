@@ -6,9 +6,12 @@ its config blob is the snapshot's ``manifest.json`` (bytes unchanged), its layer
 concatenation is a zstd stream). An image set is the same with a deterministic tar
 of ``<cache>/imagesets/<id>/`` (config: the set's ``manifest.json``).
 
-Installing never exposes a half-written result: chunks are downloaded and verified
-under ``<cache>/downloads/``; only when all are there is the file assembled in a
-temporary directory next to its final place and renamed into place. The snapshot
+Pulling is two steps so that ``pull`` installs nothing until every artifact of an
+entry verified: ``stage_*`` downloads and verifies the chunks under
+``<cache>/downloads/`` (and extracts and checks an image set next to its place);
+``install_staged_*`` renames the result into place (a temporary directory next to
+its final place, renamed into it). ``install_snapshot`` / ``install_imageset`` do
+both for one artifact. The snapshot
 is then still checked by devenv's own snapshot verification at restore (sha256 of
 every file, server image); the image set is checked file by file here.
 """
@@ -22,9 +25,10 @@ import shutil
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import atomic_directory
+from ..data import TMP_MARK, remove_stale_temps
 from ..data import imagesets as imagesets_mod
 from ..data.snapshots import ARCHIVE, MANIFEST, Manifest, Snapshot, SnapshotStore
 from ..errors import DevenvError
@@ -169,8 +173,8 @@ def snapshot_present(store: SnapshotStore, ref: SnapshotRef) -> Snapshot | None:
     return Snapshot(path, Manifest.load(path / MANIFEST))
 
 
-def install_snapshot(client: RegistryClient, store: SnapshotStore, ref: SnapshotRef, entry_tag: str,
-                     transfer: Transfer, reporter: Reporter, *, force: bool, workers: int) -> Snapshot:
+def check_snapshot_target(store: SnapshotStore, ref: SnapshotRef, force: bool) -> None:
+    """Refuse, before anything is downloaded, to replace a snapshot taken on this machine."""
     final = store.dir_of(ref.profile, ref.name)
     if (final / MANIFEST).exists() and not (final / PULLED_MARKER).exists() and not force:
         raise DevenvError(
@@ -178,6 +182,32 @@ def install_snapshot(client: RegistryClient, store: SnapshotStore, ref: Snapshot
             "devenv pull does not overwrite it",
             f"Remove it (`devenv snapshot rm {ref.name} -p {ref.profile}`) or pass --force to replace it "
             "with the published one.")
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename the complete directory ``tmp`` to ``final``; an old ``final`` is renamed aside
+    first and removed afterwards, so ``final`` is only ever the old or the new one whole."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}{TMP_MARK}{os.getpid()}-old-", dir=final.parent))
+        os.rename(final, old / final.name)
+    os.rename(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class StagedSnapshot:
+    """A snapshot whose every chunk is downloaded and verified, not yet in the store."""
+
+    ref: SnapshotRef
+    config: bytes          # its manifest.json, verified against the artifact's config digest
+    data: Path             # datadir.tar.zst, in its staging directory
+    staging: Path
+
+
+def stage_snapshot(client: RegistryClient, ref: SnapshotRef, transfer: Transfer, *, workers: int) -> StagedSnapshot:
+    """Download and verify every chunk of the snapshot under ``<cache>/downloads/``; installs nothing."""
     config = _fetch_layout(client, ref, SNAPSHOT_CHUNK, "snapshot")
     try:
         Manifest(**json.loads(config))
@@ -185,35 +215,63 @@ def install_snapshot(client: RegistryClient, store: SnapshotStore, ref: Snapshot
         raise RegistryError(f"the snapshot manifest in {client.ref}/{ref.repository} is not one: {exc}") from None
     staging = _stage(ref, f"snapshot {ref.profile}/{ref.name}")
     data = download_file(client, client.ref.repository(ref.repository), list(ref.chunks), staging, transfer,
-                         "snapshot chunk", workers)
-    with reporter.step(f"install snapshot {ref.profile}/{ref.name}"):
-        if data.stat().st_size != ref.archive_bytes:
-            raise RegistryError(f"snapshot {ref.profile}/{ref.name}: its chunks make {data.stat().st_size:,} bytes, "
-                                f"its manifest says {ref.archive_bytes:,}; refused")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{ref.name}.pull-{os.getpid()}-", dir=final.parent))
-        try:
-            (tmp / MANIFEST).write_bytes(config)
-            (tmp / PULLED_MARKER).write_text(json.dumps({
-                "registry": str(client.ref), "entry": entry_tag, "manifest": ref.manifest_digest,
-                "pulled": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
-            _move(data, tmp / ARCHIVE)
-            os.chmod(tmp, 0o755)
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
+                         "snapshot chunk", workers, artifact=f"snapshot {ref.profile}/{ref.name}")
+    if data.stat().st_size != ref.archive_bytes:
+        raise RegistryError(f"snapshot {ref.profile}/{ref.name}: its chunks make {data.stat().st_size:,} bytes, "
+                            f"its manifest says {ref.archive_bytes:,}; refused")
+    return StagedSnapshot(ref, config, data, staging)
+
+
+def install_staged_snapshot(client: RegistryClient, store: SnapshotStore, staged: StagedSnapshot,
+                            entry_tag: str) -> Snapshot:
+    """Move a verified snapshot into the store: assembled in a temporary directory next to
+    its place, then renamed into it (a reader sees no snapshot or the whole one)."""
+    ref = staged.ref
+    final = store.dir_of(ref.profile, ref.name)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(final.parent, final.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}{TMP_MARK}{os.getpid()}-", dir=final.parent))
+    try:
+        (tmp / MANIFEST).write_bytes(staged.config)
+        (tmp / PULLED_MARKER).write_text(json.dumps({
+            "registry": str(client.ref), "entry": entry_tag, "manifest": ref.manifest_digest,
+            "pulled": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
+        _move(staged.data, tmp / ARCHIVE)
+        os.chmod(tmp, 0o755)
+        _swap_into_place(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(staged.staging, ignore_errors=True)
     return Snapshot(final, Manifest.load(final / MANIFEST))
+
+
+def install_snapshot(client: RegistryClient, store: SnapshotStore, ref: SnapshotRef, entry_tag: str,
+                     transfer: Transfer, reporter: Reporter, *, force: bool, workers: int) -> Snapshot:
+    """Check, stage and install one snapshot (``pull`` does the three steps for all artifacts)."""
+    check_snapshot_target(store, ref, force)
+    staged = stage_snapshot(client, ref, transfer, workers=workers)
+    with reporter.step(f"install snapshot {ref.profile}/{ref.name}"):
+        return install_staged_snapshot(client, store, staged, entry_tag)
 
 
 def imageset_present(ref: ImageSetRef) -> bool:
     return imagesets_mod._complete(cache_dir() / "imagesets" / ref.id, ref.id) is not None
 
 
-def install_imageset(client: RegistryClient, ref: ImageSetRef, transfer: Transfer, reporter: Reporter,
-                     *, workers: int) -> Path:
+@dataclass
+class StagedImageSet:
+    """An image set downloaded, verified and extracted next to its place, not yet in it."""
+
+    ref: ImageSetRef
+    tree: Path             # the extracted, checked set: a temporary directory next to its place
+    staging: Path
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tree, ignore_errors=True)
+
+
+def stage_imageset(client: RegistryClient, ref: ImageSetRef, transfer: Transfer, *, workers: int) -> StagedImageSet:
+    """Download and verify the image set's chunks, extract it and check every image; installs nothing."""
     config = _fetch_layout(client, ref, IMAGESET_CHUNK, "image set")
     try:
         manifest = json.loads(config)
@@ -224,16 +282,34 @@ def install_imageset(client: RegistryClient, ref: ImageSetRef, transfer: Transfe
         raise RegistryError(f"the image set manifest in {client.ref}/{ref.repository} is not one: {exc}") from None
     staging = _stage(ref, f"image set {ref.id}")
     data = download_file(client, client.ref.repository(ref.repository), list(ref.chunks), staging, transfer,
-                         "image set chunk", workers)
+                         "image set chunk", workers, artifact=f"image set {ref.id}")
     final = cache_dir() / "imagesets" / ref.id
-    with reporter.step(f"install image set {ref.id}"):
-        if final.exists():
-            shutil.rmtree(final)
-        with atomic_directory(final) as tmp:
-            digests = _extract_imageset(data, tmp, config)
-            _check_imageset(tmp, manifest, count, digests, ref)
-    shutil.rmtree(staging, ignore_errors=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(final.parent, final.name)
+    tree = Path(tempfile.mkdtemp(prefix=f".{final.name}{TMP_MARK}{os.getpid()}-", dir=final.parent))
+    try:
+        os.chmod(tree, 0o755)   # bind-mounted into containers: readable by everyone
+        digests = _extract_imageset(data, tree, config)
+        _check_imageset(tree, manifest, count, digests, ref)
+    except BaseException:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise
+    return StagedImageSet(ref, tree, staging)
+
+
+def install_staged_imageset(staged: StagedImageSet) -> Path:
+    final = cache_dir() / "imagesets" / staged.ref.id
+    _swap_into_place(staged.tree, final)
+    shutil.rmtree(staged.staging, ignore_errors=True)
     return final
+
+
+def install_imageset(client: RegistryClient, ref: ImageSetRef, transfer: Transfer, reporter: Reporter,
+                     *, workers: int) -> Path:
+    """Stage and install one image set (``pull`` does both steps for all artifacts)."""
+    staged = stage_imageset(client, ref, transfer, workers=workers)
+    with reporter.step(f"install image set {ref.id}"):
+        return install_staged_imageset(staged)
 
 
 def _extract_imageset(archive: Path, dest: Path, config: bytes) -> dict[str, str]:

@@ -8,10 +8,12 @@ Download: an artifact's chunks go into one staging directory,
 at its offset, so no second copy is needed to assemble them) and per chunk a
 ``<chunk hex>.part`` progress counter or, once its sha256 (computed from the same
 bytes as they stream) matched, a ``<chunk hex>.done`` marker. A mismatch drops the
-chunk's progress and raises ``DigestMismatchError`` naming the blob; the file is only
-installed (renamed into place) when every chunk is done. A stopped pull resumes:
-done chunks are hashed again from disk, not fetched; a partial chunk is hashed
-from disk and continued with a Range request.
+chunk's progress and raises ``DigestMismatchError`` naming the blob, a blob the
+registry serves short ``ShortBlobError``; a broken connection keeps the progress
+and raises ``TransferInterruptedError``. The caller installs the file only when
+every chunk is done. A stopped pull resumes: done chunks are hashed again from
+disk, not fetched; a partial chunk is hashed from disk and continued with a Range
+request.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import fcntl
 import hashlib
 import os
 import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -28,7 +32,8 @@ import urllib3.exceptions
 
 from .client import RegistryClient
 from .entry import Blob
-from .errors import DigestMismatchError, RegistryError, TransferInterruptedError
+from .errors import (DigestMismatchError, RegistryError, RegistryUnreachableError, ShortBlobError,
+                     TransferInterruptedError)
 from .progress import Transfer
 
 IO_BLOCK = 1 << 20
@@ -186,31 +191,41 @@ def _read_progress(path: Path, size: int) -> int:
     return n if 0 <= n <= size else 0
 
 
-def _fetch_chunk(client: RegistryClient, repo: str, blob: Blob, fd: int, offset: int, state: Path,
-                 transfer: Transfer, what: str) -> None:
-    """Chunk ``blob`` into the file ``fd`` at ``offset``, hashed as it streams.
+ATTEMPTS = 4      # responses per chunk in one pull before a broken connection is reported (resumable)
+SAME_END = 3      # consecutive responses that break at the same byte: the registry's blob is short
 
-    ``state/<hex>.done`` marks a verified chunk; ``state/<hex>.part`` holds how many of
-    its bytes are written (updated after every write), so a pull that was stopped
-    resumes a chunk with a Range request after hashing those bytes again.
-    """
-    hexd = hex_of(blob.digest)
-    done, part = state / f"{hexd}.done", state / f"{hexd}.part"
-    if done.exists():
-        # verified by an earlier pull: hashed again, every byte installed is checked by this process
-        if "sha256:" + _hash_fd(fd, offset, blob.size).hexdigest() == blob.digest:
-            transfer.skip(blob.size)
-            return
-        done.unlink()          # damaged on this disk: fetch it again
+
+@dataclass
+class _Attempt:
+    """How one GET of a chunk ended: ``pos`` bytes of it are on disk, hashed into ``h``."""
+
+    pos: int
+    h: "hashlib._Hash"
+    broken: str | None = None     # why the connection broke; None: the response was complete
+    answered: bool = True         # the registry answered (headers arrived) before it broke
+    framed: bool = True           # the response said how long its body is (Content-Length or chunked)
+
+
+def _get_once(client: RegistryClient, repo: str, blob: Blob, fd: int, offset: int, part: Path,
+              transfer: Transfer) -> _Attempt:
+    """One GET of the chunk, continuing from its progress counter; writes and hashes what arrives."""
     have = _read_progress(part, blob.size)
     h = hashlib.sha256()
     if have:
         _hash_fd(fd, offset, have, h)
-    resp = client.get_blob(repo, blob.digest, have)
+    try:
+        resp = client.get_blob(repo, blob.digest, have)
+    except TransferInterruptedError:
+        raise
+    except RegistryUnreachableError as exc:       # refused, reset before an answer, timed out
+        return _Attempt(have, h, broken=exc.reason, answered=False)
     pos = have
+    attempt = _Attempt(pos, h, framed=resp.headers.get("Content-Length") is not None
+                       or "chunked" in resp.headers.get("Transfer-Encoding", "").lower())
     try:
         if have and resp.status_code != 206:       # the registry ignored the Range: start over
             pos, h = 0, hashlib.sha256()
+            attempt.h = h
         transfer.skip(pos)
         pfd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
@@ -220,9 +235,8 @@ def _fetch_chunk(client: RegistryClient, repo: str, blob: Blob, fd: int, offset:
                 try:
                     data = read(IO_BLOCK, decode_content=True)
                 except (urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise TransferInterruptedError(
-                        str(client.ref), f"the connection broke while downloading {what} {blob.digest} "
-                        f"({pos:,} of {blob.size:,} bytes): {exc.__class__.__name__}") from None
+                    attempt.broken = exc.__class__.__name__
+                    break
                 if not data:
                     break
                 if pos + len(data) > blob.size:
@@ -241,13 +255,61 @@ def _fetch_chunk(client: RegistryClient, repo: str, blob: Blob, fd: int, offset:
             os.close(pfd)
     finally:
         resp.close()
-    if pos < blob.size:   # the connection ended early without an error: keep what came, resume later
-        raise TransferInterruptedError(
-            str(client.ref), f"{what} {blob.digest} stopped after {pos:,} of {blob.size:,} bytes")
+    if attempt.broken is None and pos < blob.size and not attempt.framed:
+        attempt.broken = "the registry closed the connection"   # no length given: cannot tell complete from cut
+    attempt.pos = pos
+    return attempt
+
+
+def _fetch_chunk(client: RegistryClient, repo: str, blob: Blob, fd: int, offset: int, state: Path,
+                 transfer: Transfer, what: str, artifact: str | None = None) -> None:
+    """Chunk ``blob`` into the file ``fd`` at ``offset``, hashed as it streams.
+
+    ``state/<hex>.done`` marks a verified chunk; ``state/<hex>.part`` holds how many of
+    its bytes are written (updated after every write), so a pull that was stopped
+    resumes a chunk with a Range request after hashing those bytes again.
+
+    Two ways a chunk can come short, told apart because only one heals by itself:
+    a connection that broke (an exception mid-body, no answer at all) is retried
+    here with a Range request and, if it keeps breaking, reported as resumable;
+    a complete response (its body as long as its own framing says) with fewer bytes
+    than the descriptor, or responses that break at the same byte again and again,
+    is a short blob in the registry (``ShortBlobError``: re-running cannot help).
+    """
+    hexd = hex_of(blob.digest)
+    done, part = state / f"{hexd}.done", state / f"{hexd}.part"
+    source = f"{client.ref.host}/{repo}"
+    if done.exists():
+        # verified by an earlier pull: hashed again, every byte installed is checked by this process
+        if "sha256:" + _hash_fd(fd, offset, blob.size).hexdigest() == blob.digest:
+            transfer.skip(blob.size)
+            return
+        done.unlink()          # damaged on this disk: fetch it again
+    ends: list[int] = []       # where each answered-but-broken response stopped
+    for n in range(1, ATTEMPTS + 1):
+        attempt = _get_once(client, repo, blob, fd, offset, part, transfer)
+        if attempt.broken is None:
+            break
+        if attempt.answered:
+            ends.append(attempt.pos)
+            if len(ends) >= SAME_END and len(set(ends[-SAME_END:])) == 1:
+                part.unlink(missing_ok=True)
+                raise ShortBlobError(what, blob.digest, blob.size, attempt.pos, source, artifact,
+                                     f" (its responses break at byte {attempt.pos:,} {SAME_END} times in a row)")
+        if n == ATTEMPTS:
+            raise TransferInterruptedError(
+                str(client.ref), f"the connection broke while downloading {what} {blob.digest}"
+                f"{' of ' + artifact if artifact else ''} ({attempt.pos:,} of {blob.size:,} bytes, "
+                f"{ATTEMPTS} tries): {attempt.broken}")
+        time.sleep(0.2 * n)    # a moment for a flaky network; the Range request continues the chunk
+    pos, h = attempt.pos, attempt.h
+    if pos < blob.size:        # a complete response, and fewer bytes than the descriptor says
+        part.unlink(missing_ok=True)
+        raise ShortBlobError(what, blob.digest, blob.size, pos, source, artifact, " in a complete response")
     actual = "sha256:" + h.hexdigest() if pos == blob.size else f"{pos:,} bytes instead of {blob.size:,}"
     if actual != blob.digest:
         part.unlink(missing_ok=True)      # nothing of it is kept, nothing of it is installed
-        raise DigestMismatchError(what, blob.digest, actual, f"{client.ref.host}/{repo}")
+        raise DigestMismatchError(what, blob.digest, actual, source, artifact)
     done.touch()
     part.unlink(missing_ok=True)
 
@@ -257,7 +319,7 @@ def staging_dir(downloads: Path, manifest_digest: str) -> Path:
 
 
 def download_file(client: RegistryClient, repo: str, chunks: list[Blob], staging: Path, transfer: Transfer,
-                  what: str = "chunk", workers: int = WORKERS) -> Path:
+                  what: str = "chunk", workers: int = WORKERS, artifact: str | None = None) -> Path:
     """Download ``chunks`` into ``staging/data`` (each written at its offset: no second copy
     to assemble them) and verify each; returns the file once every chunk is verified."""
     staging.mkdir(parents=True, exist_ok=True)
@@ -275,7 +337,7 @@ def download_file(client: RegistryClient, repo: str, chunks: list[Blob], staging
             clients = [client] + [client.clone() for _ in range(max(workers, 1) - 1)]
             try:
                 _run_parallel(lambda i, item: _fetch_chunk(clients[i], repo, item[0], fd, item[1], staging,
-                                                           transfer, what),
+                                                           transfer, what, artifact),
                               list(zip(chunks, offsets)), workers)
             finally:
                 for c in clients[1:]:

@@ -97,11 +97,14 @@ def local_image_id(engine: Engine, tag: str) -> str | None:
         return None
 
 
-def pull_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, image_id: str,
-               auth: dict | None, transfer: Transfer | None = None) -> bool:
-    """Make ``local_tag`` the published image; False when it already was."""
-    if local_image_id(engine, local_tag) == image_id:
-        return False
+def stage_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, image_id: str,
+                auth: dict | None, transfer: Transfer | None = None) -> str:
+    """Pull ``engine_repo@digest`` and check its image id; returns that reference.
+
+    The image is in the Engine only under its registry-qualified digest reference
+    (not a name `devenv up` looks for): ``install_image`` tags it, ``drop_staged``
+    removes it. A later pull of the same image finds its layers and is quick.
+    """
     ref = f"{engine_repo}@{digest}"
     progress = _LayerProgress(transfer)
     try:
@@ -110,18 +113,25 @@ def pull_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, im
     except docker.errors.APIError as exc:
         raise RegistryError(f"pulling {ref} failed: {exc.explanation or exc}",
                             _engine_hint(str(exc.explanation or exc), engine_repo)) from None
+    got = engine.api.inspect_image(ref)["Id"]
+    if got != image_id:
+        drop_staged(engine, ref)
+        raise DigestMismatchError(f"image {local_tag} with id", image_id, got, ref)
+    return ref
+
+
+def install_image(engine: Engine, staged_ref: str, local_tag: str) -> None:
+    """Tag a staged image ``devenv/SERVICE:HASH`` and drop its registry reference."""
+    repo, tag = local_tag.rsplit(":", 1)
+    engine.api.tag(staged_ref, repo, tag, force=True)
+    drop_staged(engine, staged_ref)
+
+
+def drop_staged(engine: Engine, staged_ref: str) -> None:
     try:
-        got = engine.api.inspect_image(ref)["Id"]
-        if got != image_id:
-            raise DigestMismatchError(f"image {local_tag} with id", image_id, got, ref)
-        repo, tag = local_tag.rsplit(":", 1)
-        engine.api.tag(ref, repo, tag, force=True)
-    finally:
-        try:
-            engine.api.remove_image(ref, noprune=True)
-        except docker.errors.APIError:
-            pass
-    return True
+        engine.api.remove_image(staged_ref, noprune=True)
+    except docker.errors.APIError:
+        pass
 
 
 def images_present(engine: Engine, wanted: dict[str, str]) -> dict[str, bool]:

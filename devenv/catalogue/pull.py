@@ -1,6 +1,7 @@
 """``devenv pull`` and ``devenv catalogue``: read entries, download and install what they name.
 
-After a pull, ``devenv up PROFILE`` finds every service image under its
+A pull installs nothing until every artifact of the entry is downloaded and
+verified (see ``pull``). After a pull, ``devenv up PROFILE`` finds every service image under its
 ``devenv/SERVICE:HASH`` tag (nothing to build, so not even the base image is
 needed) and, on a new database volume, a snapshot of the same dataset taken with
 the same server image (restored instead of seeding); the image set is in the
@@ -17,12 +18,14 @@ from ..engine.datadir import dataset_id, snapshot_store
 from ..errors import DevenvError
 from ..render import Stack
 from ..ui import Reporter
-from .artifacts import imageset_present, install_imageset, install_snapshot, snapshot_present
+from .artifacts import (StagedImageSet, StagedSnapshot, check_snapshot_target, imageset_present,
+                        install_staged_imageset, install_staged_snapshot, snapshot_present, stage_imageset,
+                        stage_snapshot)
 from .blobs import WORKERS
 from .client import OCI_MANIFEST, RegistryClient
 from .entry import ENTRY_CONFIG, Entry
-from .errors import CatalogueNotFoundError, DigestMismatchError, RegistryError
-from .images import images_present, pull_image
+from .errors import CatalogueNotFoundError, DigestMismatchError, RegistryError, RegistryUnreachableError
+from .images import drop_staged, images_present, install_image, stage_image
 from .progress import Transfer, human_bytes
 from .reference import CATALOGUE_REPO, RegistryRef, catalogue_tag
 
@@ -87,6 +90,14 @@ class PullResult:
 def pull(engine: Engine, ref: RegistryRef, profile: str, reporter: Reporter, *, tag: str | None = None,
          stack: Stack | None = None, force: bool = False, workers: int = WORKERS,
          client: RegistryClient | None = None) -> PullResult:
+    """Download and verify everything the entry names, then install all of it.
+
+    Nothing is installed until every artifact verified: the snapshot's and the image
+    set's chunks are staged under ``<cache>/downloads/`` (resumable), then the images
+    are pulled into the Engine under their registry-qualified digest references (not
+    a name ``devenv up`` uses); only then are the images tagged and the snapshot and
+    image set renamed into place. A failure leaves what this machine had before.
+    """
     start = time.monotonic()
     client = client or RegistryClient(ref)
     client.ping()
@@ -100,52 +111,102 @@ def pull(engine: Engine, ref: RegistryRef, profile: str, reporter: Reporter, *, 
                 "Update your checkout to the publisher's, or pass --force to download it anyway.")
     result = PullResult(entry)
     auth = client.credentials.engine_auth() if client.credentials else None
+    store = snapshot_store()
 
-    wanted = {i.local_tag: i.image_id for i in entry.images.values()}
-    present = images_present(engine, wanted)
-    todo = [(name, img) for name, img in sorted(entry.images.items()) if not present[img.local_tag]]
+    present = images_present(engine, {i.local_tag: i.image_id for i in entry.images.values()})
+    todo = [img for _, img in sorted(entry.images.items()) if not present[img.local_tag]]
     result.images_present = [img.local_tag for _, img in sorted(entry.images.items()) if present[img.local_tag]]
-    if todo:
-        total = sum(img.size for _, img in todo)
-        with reporter.step(f"pull {len(todo)} image(s) ({human_bytes(total)} compressed, layers already "
-                           "here are skipped)"):
-            transfer = Transfer(reporter, total)
-            for name, img in todo:
-                engine_repo = ref.engine_name(img.repository)
-                pull_image(engine, engine_repo, img.digest, img.local_tag, img.image_id, auth, transfer)
-                result.images_pulled.append(img.local_tag)
-            result.downloaded += transfer.done
+    snap = entry.snapshot
+    if snap is not None and snapshot_present(store, snap):
+        result.snapshot, snap = "present", None
+    iset = entry.imageset
+    if iset is not None and imageset_present(iset):
+        result.imageset, iset = "present", None
+    if snap is not None:
+        check_snapshot_target(store, snap, force)      # before a byte is downloaded
 
-    t0 = time.monotonic()
-    if entry.snapshot is not None:
-        snap = entry.snapshot
-        if snapshot_present(snapshot_store(), snap):
-            result.snapshot = "present"
-        else:
+    staged_snapshot: StagedSnapshot | None = None
+    staged_imageset: StagedImageSet | None = None
+    staged_images: list[tuple[str, str]] = []         # (registry reference in the Engine, local tag)
+    data_seconds = 0.0
+    try:
+        # 1. stage: the resumable downloads first, the Engine's image pulls (not resumable) last
+        t0 = time.monotonic()
+        if snap is not None:
             with reporter.step(f"download snapshot {snap.profile}/{snap.name} ({human_bytes(snap.size)}, "
                                f"{len(snap.chunks)} chunks)"):
                 transfer = Transfer(reporter, snap.file_size)
-                install_snapshot(client, snapshot_store(), snap, entry.catalogue_tag, transfer, reporter,
-                                 force=force, workers=workers)
+                try:
+                    staged_snapshot = stage_snapshot(client, snap, transfer, workers=workers)
+                finally:
+                    result.downloaded += transfer.done
                 reporter.info(f"snapshot: {transfer.summary()}")
-            result.snapshot = "installed"
-            result.downloaded += transfer.done
             result.data_bytes += transfer.done
-    if entry.imageset is not None:
-        iset = entry.imageset
-        if imageset_present(iset):
-            result.imageset = "present"
-        else:
+        if iset is not None:
             with reporter.step(f"download image set {iset.id} ({human_bytes(iset.size)})"):
                 transfer = Transfer(reporter, iset.file_size)
-                install_imageset(client, iset, transfer, reporter, workers=workers)
+                try:
+                    staged_imageset = stage_imageset(client, iset, transfer, workers=workers)
+                finally:
+                    result.downloaded += transfer.done
                 reporter.info(f"image set: {transfer.summary()}")
-            result.imageset = "installed"
-            result.downloaded += transfer.done
             result.data_bytes += transfer.done
-    result.data_seconds = time.monotonic() - t0
+        data_seconds += time.monotonic() - t0
+        if todo:
+            total = sum(img.size for img in todo)
+            with reporter.step(f"pull {len(todo)} image(s) ({human_bytes(total)} compressed, layers already "
+                               "here are skipped)"):
+                transfer = Transfer(reporter, total)
+                try:
+                    for img in todo:
+                        staged = stage_image(engine, ref.engine_name(img.repository), img.digest, img.local_tag,
+                                             img.image_id, auth, transfer)
+                        staged_images.append((staged, img.local_tag))
+                finally:
+                    result.downloaded += transfer.done
+
+        # 2. everything verified: install (tags and renames only)
+        installing = _installing(staged_images, staged_snapshot, staged_imageset)
+        if installing:
+            with reporter.step("install " + ", ".join(installing)):
+                t0 = time.monotonic()
+                for staged, local_tag in staged_images:
+                    install_image(engine, staged, local_tag)
+                    result.images_pulled.append(local_tag)
+                staged_images = []
+                if staged_snapshot is not None:
+                    install_staged_snapshot(client, store, staged_snapshot, entry.catalogue_tag)
+                    result.snapshot = "installed"
+                if staged_imageset is not None:
+                    install_staged_imageset(staged_imageset)
+                    staged_imageset, result.imageset = None, "installed"
+                data_seconds += time.monotonic() - t0
+    except BaseException as exc:
+        # what was downloaded stays staged for the next pull; an image set extracted for
+        # installing is only a temporary copy of its staged archive
+        if staged_imageset is not None:
+            staged_imageset.discard()
+        if not _resumable(exc):
+            for staged, _ in staged_images:
+                drop_staged(engine, staged)
+        raise
+    result.data_seconds = data_seconds
     result.total_seconds = time.monotonic() - start
     return result
+
+
+def _installing(images: list, snapshot: StagedSnapshot | None, imageset: StagedImageSet | None) -> list[str]:
+    out = [f"{len(images)} image(s)"] if images else []
+    if snapshot is not None:
+        out.append(f"snapshot {snapshot.ref.profile}/{snapshot.ref.name}")
+    if imageset is not None:
+        out.append(f"image set {imageset.ref.id}")
+    return out
+
+
+def _resumable(exc: BaseException) -> bool:
+    """A pull stopped by Ctrl-C or a broken connection keeps its staged images for the next one."""
+    return isinstance(exc, (KeyboardInterrupt, RegistryUnreachableError))
 
 
 # -- listing --------------------------------------------------------------------------

@@ -49,10 +49,21 @@ class CountingHost:
         try:
             return self.host.run(command)
         except RuntimeError as exc:  # testinfra's ssh backends raise on exit 255 (no connection)
-            raise TargetError(f"{self.target}: cannot connect: {_tail(str(exc))}",
+            raise TargetError(f"{self.target}: cannot connect: {_tail(_failure_text(exc))}",
                               "Check the address, the user and the key (ssh -v), or the container name.") from None
         finally:
             self.seconds += time.perf_counter() - start
+
+
+def _failure_text(exc: RuntimeError) -> str:
+    """What ssh said: testinfra raises RuntimeError(CommandResult), whose repr is the whole command."""
+    result = exc.args[0] if exc.args else None
+    stderr = getattr(result, "stderr_bytes", None)
+    if stderr is not None:
+        stdout = getattr(result, "stdout_bytes", b"") or b""
+        text = (stderr or stdout).decode("utf-8", errors="replace").replace("\r", "")
+        return text if text.strip() else f"exit {getattr(result, 'rc', '?')} without a message"
+    return str(exc)
 
 
 def _tail(text: str, lines: int = 6) -> str:

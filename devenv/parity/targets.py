@@ -42,7 +42,9 @@ class Target:
 
     @property
     def needs_engine(self) -> bool:
-        return self.scheme == "image"
+        """image:// starts a container; docker:// is looked up first, so a missing or
+        stopped container is named as such instead of as a failed command."""
+        return self.scheme in ("image", "docker")
 
     @property
     def default_name(self) -> str:
@@ -68,7 +70,29 @@ class Target:
                               f"Known: {', '.join(s + '://' for s in SCHEMES)}.")
         if scheme != "local" and not address.split("?", 1)[0]:
             raise TargetError(f"`{spec}`: {scheme}:// needs a {'image' if scheme == 'image' else 'host or container'} name")
+        if scheme in SSH_SCHEMES:
+            _check_port(spec, address)
         return cls(spec, scheme, address)
+
+    @property
+    def container(self) -> str:
+        """docker://[user@]CONTAINER -> CONTAINER."""
+        return self.address.split("?", 1)[0].rsplit("@", 1)[-1]
+
+
+SSH_SCHEMES = ("ssh", "safe-ssh", "paramiko")
+
+
+def _check_port(spec: str, address: str) -> None:
+    """ssh://user@host:PORT: the port must be a number (ssh's own complaint is cryptic)."""
+    host = address.split("?", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("["):  # [v6 address]:port
+        port = host.partition("]")[2][1:] if host.partition("]")[2].startswith(":") else None
+    else:
+        port = host.partition(":")[2] if ":" in host else None
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise TargetError(f"`{spec}`: port `{port}` is not a port number (1-65535)",
+                          "Write ssh://user@host or ssh://user@host:PORT.")
 
 
 @contextmanager
@@ -81,11 +105,28 @@ def connect(target: Target, engine: Engine | None = None) -> Iterator[CountingHo
         with throwaway_container(engine, target.address) as container:
             yield CountingHost(testinfra.get_host(f"docker://root@{container}"), target.spec)
         return
+    if target.scheme == "docker" and engine is not None:
+        check_container(engine, target)
     try:
         host = testinfra.get_host("local://" if target.scheme == "local" else target.spec)
     except (RuntimeError, ValueError, ImportError) as exc:
         raise TargetError(f"{target.spec}: {exc}") from None
     yield CountingHost(host, target.spec)
+
+
+def check_container(engine: Engine, target: Target) -> None:
+    """A docker:// target must exist and run: `docker exec` would blame /bin/sh otherwise."""
+    try:
+        state = engine.api.inspect_container(target.container).get("State", {})
+    except docker.errors.NotFound:
+        raise TargetError(f"{target.spec}: no container `{target.container}` on the Docker Engine",
+                          "`docker ps` lists the running containers; devenv's are named "
+                          "devenv-PROFILE-SERVICE (`devenv status PROFILE`).") from None
+    if not state.get("Running"):
+        raise TargetError(f"{target.spec}: container `{target.container}` is not running "
+                          f"(state: {state.get('Status', 'unknown')})",
+                          "Start it (`devenv up PROFILE` for devenv's containers), or fingerprint its "
+                          "image instead: image://IMAGE.")
 
 
 @contextmanager

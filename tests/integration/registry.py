@@ -158,14 +158,21 @@ class Proxy:
     ``requests`` records (method, path, Range header) of every request. With
     ``break_after=K``, the (K+1)th GET of a blob under a path containing ``match``
     sends its headers and ``cut`` bytes of the body, then either closes the
-    connection (``mode="close"``) or stalls (``mode="stall"``) until ``release()``;
-    ``interrupted`` is set when that happened.
+    connection (``mode="close"``), stalls (``mode="stall"``) until ``release()``, or
+    closes it and hangs up on every later request without an answer, as a registry
+    that went away (``mode="down"``); ``interrupted`` is set when that happened.
+
+    ``shorten=(DIGEST, N)``: every GET of that blob announces the blob's full length
+    (Content-Length kept) but sends it only up to byte N of the blob, then closes:
+    a registry (or a proxy in front of it) that serves a short blob.
     """
 
     def __init__(self, target: str, *, match: str = "/blobs/sha256:", break_after: int | None = None,
-                 cut: int = 0, mode: str = "close"):
+                 cut: int = 0, mode: str = "close", shorten: tuple[str, int] | None = None):
         self.target = target
         self.match, self.break_after, self.cut, self.mode = match, break_after, cut, mode
+        self.shorten = shorten
+        self.down = threading.Event()
         self.requests: list[tuple[str, str, str | None]] = []
         self.interrupted = threading.Event()
         self._released = threading.Event()
@@ -179,7 +186,13 @@ class Proxy:
             def log_message(self, *args):
                 pass
 
+            def _hang_up(self):
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
             def _forward(self):
+                if proxy.down.is_set():
+                    return self._hang_up()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 with proxy._lock:
@@ -206,9 +219,15 @@ class Proxy:
                     proxy.interrupted.set()
                     if proxy.mode == "stall":
                         proxy._released.wait(120)
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
+                    if proxy.mode == "down":
+                        proxy.down.set()
+                    return self._hang_up()
+                if proxy.shorten and self.command == "GET" and self.path.endswith("/blobs/" + proxy.shorten[0]):
+                    rng = self.headers.get("Range")
+                    start = int(rng.split("=")[1].split("-")[0]) if rng and resp.status == 206 else 0
+                    self.wfile.write(data[:max(0, proxy.shorten[1] - start)])
+                    self.wfile.flush()
+                    return self._hang_up()
                 if self.command != "HEAD":
                     self.wfile.write(data)
                 conn.close()
@@ -235,6 +254,10 @@ class Proxy:
 
     def release(self) -> None:
         self._released.set()
+
+    def heal(self) -> None:
+        """Answer again after ``mode="down"``."""
+        self.down.clear()
 
     def __enter__(self) -> "Proxy":
         self.thread.start()

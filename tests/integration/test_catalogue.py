@@ -211,9 +211,24 @@ def test_interrupted_pull_resumes_without_refetching_finished_chunks(cat, regist
     cat("snapshot", "restore", "t-cat")                             # and the result is the snapshot
 
 
-def test_tampered_blob_is_refused_and_nothing_installed(cat, registry):  # noqa: F811
-    publish_tiny(cat)
+def as_developer(cat, engine) -> None:
+    """What a developer's machine has before the pull: no images, no snapshot, no volume."""
+    cat("down", "t-cat", "--volumes")
+    remove_images(engine, cat.tags)
     cat("snapshot", "rm", "latest", "-p", "t-cat")
+
+
+def assert_nothing_installed(cat, engine) -> None:
+    for tag in image_tags(cat.project, "t-cat"):
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(tag)
+    assert not (cat.cache / "snapshots/t-cat/latest").exists()
+    assert listing(cat)["t-cat"]["present"] == "no"          # not `partial`
+
+
+def test_corrupt_chunk_installs_nothing(cat, engine, registry):  # noqa: F811
+    publish_tiny(cat)
+    as_developer(cat, engine)
     victim = snapshot_manifest(registry, cat)[0]["layers"][2]["digest"]
     blob = registry.blob_file(victim)
     original = blob.read_bytes()
@@ -223,14 +238,130 @@ def test_tampered_blob_is_refused_and_nothing_installed(cat, registry):  # noqa:
     try:
         r = cat("pull", "t-cat", "--registry", cat.ns, check=False)
         assert r.returncode == 1, r.stderr
-        assert f"snapshot chunk {victim}" in r.stderr and "does not match its digest" in r.stderr
-        assert "nothing was installed" in r.stderr
-        assert not (cat.cache / "snapshots/t-cat/latest").exists()
+        assert f"snapshot chunk {victim} of snapshot t-cat/latest" in r.stderr, r.stderr
+        assert "does not match its digest" in r.stderr and "nothing was installed" in r.stderr
+        assert "Re-running the pull will not help" in r.stderr
+        assert "Traceback" not in r.stderr
+        assert_nothing_installed(cat, engine)
         assert not any(name.endswith(victim.split(":")[1] + ".done") for name in downloads(cat))
     finally:
         blob.write_bytes(original)
     r = cat("pull", "t-cat", "--registry", cat.ns)
+    assert "pulled 1 image(s)" in r.stdout and "snapshot t-cat/latest installed" in r.stdout, r.stdout
+
+
+def test_short_blob_is_refused_and_rerunning_says_so(cat, engine, registry):  # noqa: F811
+    publish_tiny(cat)
+    as_developer(cat, engine)
+    victim = snapshot_manifest(registry, cat)[0]["layers"][3]["digest"]
+    size = registry.blob_file(victim).stat().st_size
+
+    # a proxy that keeps the Content-Length of the whole blob and sends only its first 100,000 bytes
+    with Proxy(registry.host, shorten=(victim, 100_000)) as proxy:
+        ref = proxy.host + "/" + cat.ns.split("/", 1)[1]
+        r = cat("pull", "t-cat", "--registry", ref, check=False)
+    assert r.returncode == 1, r.stderr
+    assert (f"the registry serves a short blob: snapshot chunk {victim} of snapshot t-cat/latest from "
+            f"{proxy.host}/") in r.stderr, r.stderr
+    assert f"is {size:,} bytes, the registry sends 100,000" in r.stderr
+    assert "Re-running the pull will not help" in r.stderr and "it resumes" not in r.stderr
+    assert_nothing_installed(cat, engine)
+
+    # the registry's own storage truncated: it answers with a complete, shorter response
+    blob = registry.blob_file(victim)
+    original = blob.read_bytes()
+    blob.write_bytes(original[:size // 2])
+    try:
+        for _ in range(2):                    # the same answer every time: not "run it again"
+            r = cat("pull", "t-cat", "--registry", cat.ns, check=False)
+            assert r.returncode == 1, r.stderr
+            assert f"the registry serves a short blob: snapshot chunk {victim} of snapshot t-cat/latest" in r.stderr
+            assert f"the registry sends {size // 2:,} in a complete response" in r.stderr, r.stderr
+            assert "Re-running the pull will not help" in r.stderr
+            assert_nothing_installed(cat, engine)
+    finally:
+        blob.write_bytes(original)
+    r = cat("pull", "t-cat", "--registry", cat.ns)
     assert "snapshot t-cat/latest installed" in r.stdout
+
+
+def test_dropped_connection_is_resumable_and_the_next_pull_completes(cat, engine, registry):  # noqa: F811
+    publish_tiny(cat)
+    as_developer(cat, engine)
+    manifest, digest = snapshot_manifest(registry, cat)
+    chunks = [layer["digest"] for layer in manifest["layers"]]
+    staging = cat.cache / "downloads" / digest.split(":")[1]
+
+    # the 5th chunk breaks after 100,000 bytes and the registry stays unreachable
+    cut = 100_000
+    with Proxy(registry.host, match="/devenv-snapshots/blobs/", break_after=1 + 4, cut=cut, mode="down") as proxy:
+        ref = proxy.host + "/" + cat.ns.split("/", 1)[1]
+        r = cat("pull", "t-cat", "--registry", ref, "--transfers", "1", check=False)
+    assert r.returncode == 1, r.stderr
+    assert f"the download from {ref} was cut off: the connection broke while downloading snapshot chunk " \
+           f"{chunks[4]} of snapshot t-cat/latest ({cut:,} of" in r.stderr, r.stderr
+    assert "Run the pull again: it resumes" in r.stderr and "will not help" not in r.stderr
+    assert int((staging / (chunks[4].split(":")[1] + ".part")).read_bytes()) == cut
+    assert_nothing_installed(cat, engine)
+
+    with Proxy(registry.host, match="/devenv-snapshots/blobs/") as proxy:
+        ref = proxy.host + "/" + cat.ns.split("/", 1)[1]
+        r = cat("pull", "t-cat", "--registry", ref)
+        fetched = dict(proxy.blob_gets())
+    assert "pulled 1 image(s)" in r.stdout and "snapshot t-cat/latest installed" in r.stdout, r.stdout
+    assert not {c for c in chunks[:4]} & set(fetched), "finished chunks were fetched again"
+    assert fetched[chunks[4]] == f"bytes={cut}-"
+    assert downloads(cat) == set()
+    cat("snapshot", "restore", "t-cat")
+
+
+def test_up_after_pull_needs_no_base_image(cat, engine):
+    """A profile whose base image (os.image) is not on this machine: `up` after a pull builds
+    nothing, so it never needs it (it would fail: devenv cannot make an os.image itself)."""
+    from devenv.profile.model import OsSpec
+    from devenv.render import BaseImage
+    cat("up", "t-cat")                                        # makes sure a Debian base image exists
+    debian = BaseImage.for_os(OsSpec("debian", "bookworm")).tag
+    base = f"devenv-test/base-{cat.ns.rsplit('/t', 1)[1]}:1"
+    engine.images.get(debian).tag(*base.split(":"))
+    write(cat.project / "profiles/t-nobase.yaml", f"""\
+description: catalogue test without a base image
+os: {{distribution: debian, release: bookworm, image: "{base}"}}
+vars: {{greeting: "{cat.ns} nobase"}}
+services:
+  db:
+    recipe: tiny
+    files: {{/etc/greeting.txt: tiny/greeting.txt.j2}}
+    volumes: {{datadir: /var/lib/tiny}}
+""")
+    tags = image_tags(cat.project, "t-nobase")
+    cat.tags += tags
+    try:
+        cat("up", "t-nobase")
+        published = {t: engine.images.get(t).id for t in tags}
+        cat("exec", "db", "-p", "t-nobase", "--", "sh", "-c", "echo kept > /var/lib/tiny/f")
+        cat("snapshot", "save", "t-nobase")
+        cat("publish", "t-nobase", "--registry", cat.ns, "--chunk-size", CHUNK)
+
+        cat("down", "t-nobase", "--volumes")
+        remove_images(engine, tags + [base])
+        cat("snapshot", "rm", "latest", "-p", "t-nobase")
+        r = cat("up", "t-nobase", check=False)                 # the premise: without a pull, up cannot build
+        assert r.returncode == 2 and f"base image {base}" in r.stderr, r.stderr
+        assert not any(engine.images.list(name=t) for t in tags)
+
+        r = cat("pull", "t-nobase", "--registry", cat.ns)
+        assert "pulled 1 image(s)" in r.stdout, r.stdout
+        r = cat("up", "t-nobase")
+        assert "built" not in r.stdout, r.stdout
+        assert {t: engine.images.get(t).id for t in tags} == published      # the pulled images, not new builds
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(base)                            # and no base image appeared meanwhile
+        cat("snapshot", "restore", "t-nobase")
+        assert cat("exec", "db", "-p", "t-nobase", "--", "cat", "/var/lib/tiny/f").stdout.strip() == "kept"
+    finally:
+        cat("down", "t-nobase", "--volumes", check=False)
+        remove_images(engine, [base])
 
 
 def test_registry_down_and_unknown_profile(cat):

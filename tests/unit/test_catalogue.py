@@ -22,7 +22,7 @@ from devenv.catalogue.artifacts import (PULLED_MARKER, imageset_present, imagese
 from devenv.catalogue.blobs import chunk_ranges, download_file, upload_file
 from devenv.catalogue.credentials import Credentials, lookup
 from devenv.catalogue.entry import Entry, ImageRef
-from devenv.catalogue.errors import DigestMismatchError, RegistryError, RegistryUnreachableError
+from devenv.catalogue.errors import DigestMismatchError, RegistryError, ShortBlobError, TransferInterruptedError
 from devenv.catalogue.progress import Transfer, human_bytes, human_seconds
 from devenv.catalogue.reference import RegistryRef, catalogue_tag, image_repository, is_loopback
 from devenv.data.snapshots import ARCHIVE, MANIFEST, Manifest, SnapshotStore, verify
@@ -245,32 +245,92 @@ def test_partial_chunk_resumes_with_range_and_damaged_done_chunk_is_refetched(fa
         src.read_bytes()
 
 
-def test_connection_cut_keeps_progress(fake, tmp_path, monkeypatch):
+def one_chunk(fake, tmp_path, size=65536):
     c = client_for(fake)
     src = tmp_path / "file"
-    src.write_bytes(os.urandom(65536))
-    chunks = upload_file(c, "team/r", src, 65536, Transfer(SilentReporter(), 0), 1)
+    src.write_bytes(os.urandom(size))
+    chunks = upload_file(c, "team/r", src, size, Transfer(SilentReporter(), 0), 1)
+    return c, src, chunks
+
+
+def test_connection_dropped_once_is_continued_with_range(fake, tmp_path):
+    c, src, chunks = one_chunk(fake, tmp_path)
+    d = chunks[0].digest
+    fake.cut[d] = [5000, 1]               # the first GET breaks after 5,000 bytes, the next one is whole
+    data = download_file(c, "team/r", chunks, tmp_path / "stage", Transfer(SilentReporter(), 0), workers=1)
+    assert data.read_bytes() == src.read_bytes()
+    assert fake.blob_gets() == [(d, None), (d, "bytes=5000-")]
+
+
+def test_connection_that_stays_down_keeps_progress_and_resumes_next_time(fake, tmp_path):
+    c, src, chunks = one_chunk(fake, tmp_path)
+    d = chunks[0].digest
+    staging = tmp_path / "stage"
+    fake.cut[d] = [5000, 1]
+
     real_get = c.get_blob
 
-    def cut_get(repo, digest, offset=0):
+    def get_then_go_down(repo, digest, offset=0):
         resp = real_get(repo, digest, offset)
-        raw = resp.raw
-        calls = {"n": 0}
-
-        def read1(amt=None, decode_content=None):
-            calls["n"] += 1
-            if calls["n"] == 1:
-                return raw.read(5000, decode_content=True)
-            import urllib3.exceptions
-            raise urllib3.exceptions.ProtocolError("Connection broken")
-        monkeypatch.setattr(raw, "read1", read1, raising=False)
+        fake.down = True                  # after this answer the registry is gone
         return resp
 
-    monkeypatch.setattr(c, "get_blob", cut_get)
+    c.get_blob = get_then_go_down
+    with pytest.raises(TransferInterruptedError) as exc:
+        download_file(c, "team/r", chunks, staging, Transfer(SilentReporter(), 0), "snapshot chunk", workers=1,
+                      artifact="snapshot p/latest")
+    err = exc.value
+    assert err.exit_code == 1
+    assert f"cut off: the connection broke while downloading snapshot chunk {d} of snapshot p/latest" in str(err)
+    assert "5,000 of 65,536 bytes" in str(err) and "it resumes" in err.hint
+    assert "will not help" not in str(err)
+    assert int((staging / f"{d[7:]}.part").read_bytes()) == 5000
+
+    fake.down = False
+    c.get_blob = real_get
+    fake.requests.clear()
+    data = download_file(c, "team/r", chunks, staging, Transfer(SilentReporter(), 0), workers=1)
+    assert data.read_bytes() == src.read_bytes()
+    assert fake.blob_gets() == [(d, "bytes=5000-")]
+
+
+def test_complete_but_short_response_is_a_short_blob(fake, tmp_path):
+    c, src, chunks = one_chunk(fake, tmp_path)
+    d = chunks[0].digest
+    fake.served[d] = fake.blobs[d][:40000]          # e.g. truncated storage: Content-Length 40,000
     staging = tmp_path / "stage"
-    with pytest.raises(RegistryUnreachableError, match="(?s)cut off: the connection broke.*5,000 of 65,536 bytes.*resumes"):
-        download_file(c, "team/r", chunks, staging, Transfer(SilentReporter(), 0), workers=1)
-    assert int((staging / f"{chunks[0].digest[7:]}.part").read_bytes()) == 5000
+    with pytest.raises(ShortBlobError) as exc:
+        download_file(c, "team/r", chunks, staging, Transfer(SilentReporter(), 0), "snapshot chunk", workers=1,
+                      artifact="snapshot p/latest")
+    err = exc.value
+    assert err.exit_code == 1
+    assert str(err).startswith(f"the registry serves a short blob: snapshot chunk {d} of snapshot p/latest "
+                               f"from {fake.host}/team/r is 65,536 bytes, the registry sends 40,000")
+    assert "Re-running the pull will not help" in err.hint
+    assert len(fake.blob_gets()) == 1                # a complete answer: not asked again
+    assert not list(staging.glob("*.part")) and not list(staging.glob("*.done"))
+
+
+def test_responses_breaking_at_the_same_byte_are_a_short_blob(fake, tmp_path):
+    """Content-Length says the whole blob, every response stops at byte 30,000 (a cutting proxy)."""
+    c, src, chunks = one_chunk(fake, tmp_path)
+    d = chunks[0].digest
+    fake.cut[d] = [30000, None]
+    with pytest.raises(ShortBlobError, match="break at byte 30,000 3 times in a row") as exc:
+        download_file(c, "team/r", chunks, tmp_path / "stage", Transfer(SilentReporter(), 0), workers=1)
+    assert "will not help" in exc.value.hint
+    assert fake.blob_gets() == [(d, None), (d, "bytes=30000-"), (d, "bytes=30000-")]
+
+
+def test_wrong_digest_says_rerunning_will_not_help(fake, tmp_path):
+    c, src, chunks = one_chunk(fake, tmp_path)
+    d = chunks[0].digest
+    fake.served[d] = b"Y" + fake.blobs[d][1:]
+    with pytest.raises(DigestMismatchError) as exc:
+        download_file(c, "team/r", chunks, tmp_path / "stage", Transfer(SilentReporter(), 0), "image set chunk",
+                      workers=1, artifact="image set abc")
+    assert f"image set chunk {d} of image set abc from" in str(exc.value)
+    assert "Re-running the pull will not help" in exc.value.hint
 
 
 # -- artifacts -------------------------------------------------------------------------
@@ -383,7 +443,7 @@ def test_progress_text():
 
 
 def test_chunk_size_option():
-    from devenv.cli_catalogue import parse_size
+    from devenv.cli.catalogue import parse_size
     assert parse_size("64M") == 64 << 20 and parse_size("256KiB") == 256 << 10 and parse_size("1g") == 1 << 30
     assert parse_size("8192") == 8192
     for bad in ("64X", "1K", "-5M"):
@@ -392,34 +452,11 @@ def test_chunk_size_option():
 
 
 def test_commands_are_registered():
+    """The devenv group itself has the catalogue commands (no registering them in the test)."""
     from click.testing import CliRunner
 
     from devenv.cli import cli
-    from devenv.cli_catalogue import register
-    group = click.Group(commands=dict(cli.commands))
-    if "pull" not in group.commands:
-        register(group)
-    for name in ("publish", "catalogue", "pull"):
-        assert name in group.commands
-    r = CliRunner().invoke(group, ["pull", "--help"])
+    assert {"publish", "catalogue", "pull"} <= set(cli.commands)
+    r = CliRunner().invoke(cli, ["pull", "--help"])
+    assert r.exit_code == 0, r.output
     assert "--registry" in r.output and "--insecure" in r.output and "--tag" in r.output and "--force" in r.output
-
-
-def test_up_after_pull_needs_no_base_image(monkeypatch):
-    """With every service image present, ensure_images never looks at the base image."""
-    from devenv.engine import images as engine_images
-    from devenv.render import BaseImage, ImagePlan
-    from devenv.profile.model import OsSpec
-
-    seen = []
-
-    def exists(engine, tag):
-        seen.append(tag)
-        return tag.startswith("devenv/svc")
-
-    monkeypatch.setattr(engine_images, "image_exists", exists)
-    monkeypatch.setattr(engine_images, "ensure_base", lambda *a: pytest.fail("the base image was asked for"))
-    base = BaseImage.for_os(OsSpec("debian", "bookworm"))
-    plan = ImagePlan("svc", "tiny", base, ())
-    assert engine_images.ensure_images(object(), [plan], base, SilentReporter()) == []
-    assert seen == [plan.tag]

@@ -9,6 +9,7 @@ import base64
 import http.server
 import json
 import re
+import socket
 import threading
 import uuid
 from urllib.parse import parse_qs, urlparse
@@ -39,6 +40,10 @@ class FakeRegistry:
         self.token_requests: list[dict] = []
         self.valid_tokens: set[str] = set()
         self.ignore_range = False
+        # digest -> [byte, times]: a GET of that blob announces its whole length but stops at
+        # that byte of the blob and closes the connection (times: how many GETs; None: every one)
+        self.cut: dict[str, list] = {}
+        self.down = False                           # close every connection without an answer
         self._uploads: dict[str, str] = {}
         reg = self
 
@@ -62,7 +67,23 @@ class FakeRegistry:
                 self.reply(status, json.dumps({"errors": [{"code": code, "message": message}]}).encode(),
                            {"Content-Type": "application/json"})
 
+            def hang_up(self):
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+            def send_cut(self, data: bytes, start: int, stop: int, status: int, headers: dict):
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                self.wfile.write(data[start:max(start, stop)])
+                self.wfile.flush()
+                self.hang_up()
+
             def handle_any(self):
+                if reg.down:
+                    return self.hang_up()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 reg.requests.append((self.command, self.path, dict(self.headers)))
@@ -84,8 +105,14 @@ class FakeRegistry:
                     if data is None:
                         return self.error(404, "BLOB_UNKNOWN", "blob unknown to registry")
                     rng = self.headers.get("Range")
+                    start = int(rng.split("=")[1].rstrip("-")) if rng and not reg.ignore_range else 0
+                    cut = reg.cut.get(rest)
+                    if cut and self.command == "GET" and cut[1] != 0:
+                        if cut[1] is not None:
+                            cut[1] -= 1
+                        extra = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
+                        return self.send_cut(data, start, cut[0], 206 if start else 200, extra)
                     if rng and not reg.ignore_range and self.command == "GET":
-                        start = int(rng.split("=")[1].rstrip("-"))
                         return self.reply(206, data[start:], {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
                     return self.reply(200, data, {"Docker-Content-Digest": rest, "Content-Length": str(len(data))})
                 if kind == "blobs/uploads":

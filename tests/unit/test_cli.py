@@ -125,3 +125,154 @@ def test_default_profile_is_small_db():
     assert r.returncode == 0 and "# profile small-db" in r.stdout
     r = run("show", env={"DEVENV_PROFILE": "large-db"})
     assert "# profile large-db" in r.stdout
+
+
+# -- the package: each command alone, main's last line of defence --------------------------
+
+def api_error(status: int, method: str, path: str, explanation: str):
+    """A docker.errors.APIError as the SDK raises it: from a real requests.Response."""
+    import docker.errors
+    import requests
+    response = requests.Response()
+    response.status_code = status
+    response.request = requests.Request(method, f"http+docker://localhost{path}").prepare()
+    return docker.errors.APIError(f"{status} Client Error", response=response, explanation=explanation)
+
+
+def test_a_command_runs_alone_with_a_context(monkeypatch):
+    from unittest import mock
+
+    from click.testing import CliRunner
+
+    from devenv.cli.common import Context
+    from devenv.cli.env import down_cmd
+    from devenv.engine import lifecycle
+
+    down = mock.create_autospec(lifecycle.down, return_value=lifecycle.DownResult())
+    monkeypatch.setattr(lifecycle, "down", down)
+    monkeypatch.setattr(Context, "engine", lambda self: "the-engine")
+    r = CliRunner().invoke(down_cmd, ["t-alone", "--volumes"], obj=Context(None, False))
+    assert r.exit_code == 0, r.output
+    assert r.output == "t-alone: nothing to remove\n"
+    down.assert_called_once_with("the-engine", "t-alone", volumes=True)
+
+
+def test_command_modules_do_not_import_each_other():
+    import ast
+
+    for path in (REPO / "devenv/cli").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and node.level == 1 and node.module}
+        assert siblings <= {"common"}, f"{path.name} imports {siblings - {'common'}}"
+
+
+@pytest.mark.parametrize("status,code", [(409, 2), (404, 2), (500, 1)])
+def test_engine_api_errors_reaching_main_are_typed(monkeypatch, capsys, status, code):
+    from devenv.cli import main
+    from devenv.cli.common import Context
+    from devenv.engine import lifecycle
+
+    def down(engine, name, volumes=False):
+        raise api_error(status, "DELETE", "/v1.43/volumes/devenv-x-db", "remove devenv-x-db: volume is in use")
+
+    monkeypatch.setattr(lifecycle, "down", down)
+    monkeypatch.setattr(Context, "engine", lambda self: None)
+    with pytest.raises(SystemExit) as exited:
+        main(["down", "x", "--volumes"])
+    err = capsys.readouterr().err
+    assert exited.value.code == code, err
+    assert err == ("devenv: error: the Docker Engine refused: remove devenv-x-db: volume is in use "
+                   f"({status} on DELETE /v1.43/volumes/devenv-x-db)\n")
+
+
+def test_an_os_error_naming_a_file_is_not_an_internal_error(monkeypatch, capsys):
+    from devenv.cli import main
+    from devenv.cli.common import Context
+
+    def stack(self, name):
+        raise PermissionError(13, "Permission denied", "/srv/cache/x")
+
+    monkeypatch.setattr(Context, "stack", stack)
+    with pytest.raises(SystemExit) as exited:
+        main(["up", "x"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "devenv: error: /srv/cache/x: Permission denied\n"
+
+
+def test_unknown_exceptions_are_still_internal_errors(monkeypatch, capsys):
+    from devenv.cli import main
+    from devenv.cli.common import Context
+
+    monkeypatch.setattr(Context, "stack", lambda self, name: 1 / 0)
+    with pytest.raises(SystemExit) as exited:
+        main(["up", "x"])
+    assert exited.value.code == 70 and "internal error: ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_write_errors_after_the_check_name_the_path(tmp_path):
+    from devenv.cli.common import writing
+    from devenv.errors import OutputPathError
+
+    with pytest.raises(OutputPathError) as raised:
+        with writing(str(tmp_path / "out")):
+            raise OSError(28, "No space left on device", str(tmp_path / "out/compose.yaml"))
+    assert raised.value.message == f"cannot write {tmp_path}/out/compose.yaml: No space left on device"
+
+
+def test_output_problems(tmp_path):
+    from devenv.cli.common import output_problem
+
+    (tmp_path / "file").write_text("x")
+    assert output_problem(str(tmp_path / "new/deeper"), directory=True) is None
+    assert output_problem(str(tmp_path / "file"), directory=False) is None
+    assert "is a file, not a directory" in output_problem(str(tmp_path / "file"), directory=True)
+    assert "is a directory, not a file" in output_problem(str(tmp_path), directory=False)
+    assert "so nothing can be created below it" in output_problem(str(tmp_path / "file/x.json"), directory=False)
+    assert "proc filesystem" in output_problem("/proc/self/x.json", directory=False)
+    assert "sysfs filesystem" in output_problem("/sys/devenv", directory=True)
+    assert list(p.name for p in tmp_path.iterdir()) == ["file"]  # the probe leaves nothing
+
+
+def test_binary_and_non_utf8_profiles_name_the_file_and_place(tmp_path):
+    from devenv.errors import ProfileError
+    from devenv.yamlload import load_yaml
+
+    for content, where, what in ((b"a: 1\nb: \x0f\n", ":2:4", "character #x000f"),
+                                 (b"a: 1\nb: caf\xe9\n", ":2:7", "not UTF-8 text (byte 0xe9)"),
+                                 (b"\x7fELF\x02\x01\x01\x00", ":1:1", "character #x007f")):
+        path = tmp_path / "p.yaml"
+        path.write_bytes(content)
+        with pytest.raises(ProfileError) as raised:
+            load_yaml(path)
+        assert f"{path}{where}: {what}" in raised.value.message, raised.value.message
+
+
+def test_ssh_targets_need_a_numeric_port():
+    from devenv.parity.errors import TargetError
+    from devenv.parity.targets import Target
+
+    assert Target.parse("ssh://root@127.0.0.1:2222").default_name == "127.0.0.1"
+    assert Target.parse("ssh://[::1]:22?sudo=true").scheme == "ssh"
+    assert Target.parse("docker://www-data@devenv-x-web").container == "devenv-x-web"
+    for bad in ("ssh://root@127.0.0.1:abc", "ssh://h:0", "paramiko://h:99999", "ssh://[::1]:x"):
+        with pytest.raises(TargetError, match="is not a port number"):
+            Target.parse(bad)
+
+
+def test_ssh_connection_failures_show_what_ssh_said():
+    from testinfra.backend.base import CommandResult
+
+    from devenv.parity.errors import TargetError
+    from devenv.parity.facts import CountingHost
+
+    class Host:
+        def run(self, command):
+            raise RuntimeError(CommandResult(None, 255, b"sh -c 'long script'", b"",
+                                             b"ssh: connect to host h port 22: Connection refused\r\n"))
+
+    with pytest.raises(TargetError) as raised:
+        CountingHost(Host(), "ssh://h").run("true")
+    assert raised.value.message == "ssh://h: cannot connect: ssh: connect to host h port 22: Connection refused"

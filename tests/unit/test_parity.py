@@ -9,7 +9,6 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -385,10 +384,7 @@ def test_plugin_bindings():
 
 @pytest.fixture
 def cli():
-    from devenv import cli as devenv_cli
-    from devenv.cli_parity import register
-    group = click.Group(callback=devenv_cli.cli.callback, params=devenv_cli.cli.params)
-    register(group)
+    from devenv.cli import cli as group
     return group
 
 
@@ -411,7 +407,7 @@ def test_cli_fingerprint_local_merges_hosts(cli, tmp_path):
 
 
 def test_cli_errors_exit_2(tmp_path):
-    # through devenv.cli.main, in a subprocess: registering on the real group here would leak into other tests
+    # through devenv.cli.main, in a subprocess: the error paragraph and exit code are main's
     import sys
     for args, message in ((["fingerprint", "nohost"], "is not a target"),
                           (["fingerprint", "local://", "--path", "/proc/self/environ"], "pseudo files"),

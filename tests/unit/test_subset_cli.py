@@ -9,7 +9,7 @@ import sys
 import click
 import pytest
 
-from devenv.cli_dataset import FractionType, _rows, _where
+from devenv.cli.dataset import FractionType, parse_rows, parse_where
 from tests.conftest import FIXTURES, REPO
 
 RULES = str(FIXTURES / "subset" / "shop-rules.yaml")
@@ -32,13 +32,13 @@ def test_fraction_accepts_decimals_and_percent():
 
 
 def test_rows_and_where_options():
-    assert _rows(("orders=10", "users=0")) == {"orders": 10, "users": 0}
-    assert _where(("orders:created_at >= '2025-01-01 00:00:00'", "orders:status = 'paid'")) == \
+    assert parse_rows(("orders=10", "users=0")) == {"orders": 10, "users": 0}
+    assert parse_where(("orders:created_at >= '2025-01-01 00:00:00'", "orders:status = 'paid'")) == \
         {"orders": ("created_at >= '2025-01-01 00:00:00'", "status = 'paid'")}
     with pytest.raises(click.BadParameter):
-        _rows(("orders:10",))
+        parse_rows(("orders:10",))
     with pytest.raises(click.BadParameter):
-        _where(("just a condition",))
+        parse_where(("just a condition",))
 
 
 def test_help_lists_the_options():

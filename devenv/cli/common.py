@@ -1,0 +1,180 @@
+"""What every command module of the CLI shares: the ``Context`` of the global options,
+the option decorators, the profile-name default, output paths and table output.
+
+Command modules import from here and from the library, never from each other or
+from ``devenv.cli`` itself (which imports them all).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from ..errors import OutputPathError, ProfileNotFoundError
+from ..profile import ProfileStore, default_profile_name
+from ..profile.loader import NAME_RE
+from ..render import Renderer
+
+
+class Context:
+    """What the global options decided, shared by every command."""
+
+    def __init__(self, profiles_dir: str | None, debug: bool):
+        self.profiles_dir = profiles_dir
+        self.debug = debug
+        self._store: ProfileStore | None = None
+
+    @property
+    def store(self) -> ProfileStore:
+        if self._store is None:
+            self._store = ProfileStore.locate(self.profiles_dir)
+        return self._store
+
+    def stack(self, name: str):
+        profile = self.store.load(name)
+        return Renderer(self.store.images_dir).render(profile)
+
+    def engine(self):
+        from ..engine import connect
+        return connect()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+# -- shared options ---------------------------------------------------------------
+
+def profile_argument(f):
+    """Optional PROFILE argument; defaults to $DEVENV_PROFILE or small-db."""
+    return click.argument("profile", required=False, metavar="[PROFILE]")(f)
+
+
+def profile_option(f):
+    return click.option("-p", "--profile", "profile", metavar="PROFILE",
+                        help="Profile of the environment (default: $DEVENV_PROFILE or small-db).")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
+
+
+def profile_name(name: str | None) -> str:
+    """The profile a command acts on: NAME, else $DEVENV_PROFILE, else small-db.
+
+    Checked here, before any engine is asked: commands that act on containers by
+    their labels (down, status, logs, ...) would otherwise accept a path as a name.
+    """
+    name = name or default_profile_name()
+    check_profile_name(name)
+    return name
+
+
+def check_profile_name(name: str) -> None:
+    if not NAME_RE.match(name) or ".." in name:
+        raise ProfileNotFoundError(
+            f"`{name}` is not a profile name",
+            "A profile is named by its file name without .yaml (letters, digits, . _ -), not by a path; "
+            "use --profiles-dir to choose another directory.")
+
+
+# -- output paths ---------------------------------------------------------------------
+
+# Kernel filesystems accept no new files: writing below them fails with odd errors
+# (ENOENT under /proc/self, EACCES in /sys), or for root may even "succeed".
+_PSEUDO_FILESYSTEMS = {"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs",
+                       "configfs", "pstore", "bpf", "devpts", "mqueue", "fusectl", "binfmt_misc"}
+
+
+def _filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem ``path`` (existing) is on, from /proc/self/mountinfo."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    best, fstype = "", None
+    target = str(path)
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        mount = fields[4].replace("\\040", " ")
+        if (target == mount or target.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
+            best, fstype = mount, right.split()[0]
+    return fstype
+
+
+def output_problem(path: str, directory: bool) -> str | None:
+    """Why ``path`` cannot be written as an output file (or directory), or None.
+
+    Checked before the command starts its work, so a long build or fingerprint run
+    does not end in an error about where to put the result.
+    """
+    target = Path(os.path.abspath(path))
+    if target.exists():
+        if directory and not target.is_dir():
+            return f"{path} is a file, not a directory"
+        if not directory and target.is_dir():
+            return f"{path} is a directory, not a file"
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if existing != target and not existing.is_dir():
+        return f"{path}: {existing} is a file, so nothing can be created below it"
+    fstype = _filesystem_type(existing.resolve())
+    if fstype in _PSEUDO_FILESYSTEMS:
+        return f"{path} is on the kernel's {fstype} filesystem, where no files can be written"
+    if target.is_dir():
+        probe_dir = target
+    elif target.exists():
+        if not os.access(target, os.W_OK):
+            return f"{path} is not writable"
+        probe_dir = target.parent  # files are replaced through a temporary file next to them
+    else:
+        probe_dir = existing
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".devenv-write-test-", dir=probe_dir)
+    except OSError as exc:
+        return f"{path}: cannot write in {probe_dir}: {exc.strerror}"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+class OutputPath(click.Path):
+    """A file or directory the command will write: refused at once when it cannot be."""
+
+    def __init__(self, directory: bool = False):
+        super().__init__(file_okay=not directory, dir_okay=directory)
+        self.directory = directory
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        problem = output_problem(os.fspath(value), self.directory)
+        if problem:
+            self.fail(problem, param, ctx)
+        return value
+
+
+@contextmanager
+def writing(path: str) -> Iterator[None]:
+    """Turn an OSError while writing output to ``path`` into a clear error naming it."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or path
+        raise OutputPathError(f"cannot write {where}: {exc.strerror or exc}",
+                              "Choose an output path in a writable directory.") from None
+
+
+# -- tables -----------------------------------------------------------------------------
+
+def table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
+    for row in [headers, *rows]:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())

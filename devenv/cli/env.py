@@ -1,0 +1,145 @@
+"""``devenv up``, ``down``, ``status``, ``logs``, ``exec`` and ``shell``: the running environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..errors import Interrupted
+from ..ui import reporter_for
+from .common import Context, json_option, pass_ctx, profile_argument, profile_name, profile_option, table
+
+
+@click.command("up")
+@profile_argument
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds to wait for the services of each depends_on wave to become healthy.")
+@click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
+@pass_ctx
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> None:
+    """Build what is missing and start PROFILE's stack (default: small-db).
+
+    Idempotent: on a running, unchanged environment nothing changes; after a
+    profile change only the services whose image or settings changed are recreated.
+    """
+    from ..engine import lifecycle
+    name = profile_name(profile)
+    stack = ctx.stack(name)
+    engine = ctx.engine()
+    reporter = reporter_for()
+    plan = lifecycle.plan_up(engine, stack)
+    if dry_run:
+        click.echo(f"{name}: " + ("up to date, nothing to do" if not plan.changes else "up would:"))
+        for line in plan.describe() if plan.changes else []:
+            click.echo(f"  {line}")
+        return
+    try:
+        result = lifecycle.execute(engine, plan, reporter, timeout=timeout)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {name} is partly up. Nothing is lost: volumes are kept, "
+                          f"and `devenv up {name}` resumes where this one stopped.") from None
+    if not result.changed:
+        click.echo(f"{name}: up to date, nothing to do")
+    else:
+        parts = [f"{label}: {', '.join(items)}" for label, items in
+                 (("built", result.built), ("created", result.created), ("started", result.started),
+                  ("removed", result.removed), ("restored snapshot", result.restored),
+                  ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
+        click.echo(f"{name}: " + "; ".join(parts))
+    for row in lifecycle.status(engine, name):
+        for url in row.urls:
+            click.echo(f"  {row.service:<8} {url}")
+    for warning in result.warnings:
+        click.echo(f"devenv: warning: {warning}", err=True)
+
+
+@click.command("down")
+@profile_argument
+@click.option("--volumes", is_flag=True, help="Also remove the named volumes (the database!).")
+@pass_ctx
+def down_cmd(ctx: Context, profile: str | None, volumes: bool) -> None:
+    """Stop and remove PROFILE's containers and network. Volumes are kept unless --volumes."""
+    from ..engine import lifecycle
+    name = profile_name(profile)
+    result = lifecycle.down(ctx.engine(), name, volumes=volumes)
+    if not (result.removed_containers or result.removed_networks or result.removed_volumes):
+        click.echo(f"{name}: nothing to remove")
+    else:
+        click.echo(f"{name}: removed {len(result.removed_containers)} containers, "
+                   f"{len(result.removed_networks)} networks, {len(result.removed_volumes)} volumes")
+    if result.kept_volumes:
+        click.echo(f"kept volumes: {', '.join(result.kept_volumes)} (remove them with --volumes)")
+
+
+@click.command("status")
+@profile_argument
+@json_option
+@pass_ctx
+def status_cmd(ctx: Context, profile: str | None, as_json: bool) -> None:
+    """Each service of PROFILE: state, health, image tag, URLs."""
+    from ..engine import lifecycle
+    name = profile_name(profile)
+    rows = lifecycle.status(ctx.engine(), name)
+    if as_json:
+        click.echo(json.dumps({"profile": name, "services": [r.as_dict() for r in rows]}, indent=2))
+        return
+    if not rows:
+        click.echo(f"{name}: not running (no containers)")
+        return
+    table(["SERVICE", "STATE", "HEALTH", "IMAGE", "URLS"],
+          [[r.service, r.state, r.health, r.image, " ".join(r.urls)] for r in rows])
+
+
+@click.command("logs")
+@click.argument("service")
+@profile_option
+@click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines.")
+@click.option("--tail", type=click.IntRange(min=0), default=None, help="Only the last N lines.")
+@pass_ctx
+def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail: int | None) -> None:
+    """Print the logs of SERVICE."""
+    from ..engine import lifecycle
+    name = profile_name(profile)
+    engine = ctx.engine()
+    container = lifecycle.container_of(engine, name, service, running=False)
+    out = sys.stdout.buffer
+    for chunk in engine.api.logs(container, stream=True, follow=follow, tail="all" if tail is None else tail):
+        out.write(chunk)
+        out.flush()
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("service")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@profile_option
+@pass_ctx
+def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str | None) -> None:
+    """Run COMMAND in SERVICE's container; its exit code is devenv's.
+
+    Example: devenv exec db -- mariadb -e 'SELECT 1'
+    """
+    from ..engine import lifecycle
+    from ..engine.exec import run
+    name = profile_name(profile)
+    engine = ctx.engine()
+    container = lifecycle.container_of(engine, name, service)
+    sys.exit(run(engine, container, list(command), sys.stdout.buffer, sys.stderr.buffer))
+
+
+@click.command("shell")
+@click.argument("service")
+@profile_option
+@pass_ctx
+def shell_cmd(ctx: Context, service: str, profile: str | None) -> None:
+    """Open an interactive shell (bash, else sh) in SERVICE's container."""
+    from ..engine import lifecycle
+    name = profile_name(profile)
+    engine = ctx.engine()
+    container = lifecycle.container_of(engine, name, service)
+    # An interactive TTY is the docker CLI's job; devenv only finds the container.
+    tty = ["-it"] if sys.stdin.isatty() else ["-i"]
+    os.execvp("docker", ["docker", "exec", *tty, container, "sh", "-c",
+                         "command -v bash >/dev/null && exec bash || exec sh"])
