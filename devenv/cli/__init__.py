@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..errors import DevenvError, EngineError
-from . import catalogue, data, dataset, env, parity, profiles
+from . import catalogue, data, dataset, env, parity, profiles, project
 from .common import Context
 
 
@@ -24,15 +24,18 @@ from .common import Context
 @click.option("--profiles-dir", type=click.Path(file_okay=False), envvar="DEVENV_PROFILES_DIR",
               help="Directory of profile YAML files [env DEVENV_PROFILES_DIR; default ./profiles, "
                    "else the reference profiles].")
+@click.option("--project", "project_dir", metavar="DIR", envvar="DEVENV_PROJECT",
+              help="The project directory [env DEVENV_PROJECT; default: the directory with a devenv.yaml "
+                   "from here upward, else devenv's reference project].")
 @click.option("--debug", is_flag=True, envvar="DEVENV_DEBUG", help="Show tracebacks on errors.")
 @click.pass_context
-def cli(ctx: click.Context, profiles_dir: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, profiles_dir: str | None, project_dir: str | None, debug: bool) -> None:
     """devenv: a production-identical copy of the site on your machine.
 
     Profiles (YAML) declare the production stack and the data size; devenv renders
     them into images and runs them on the local Docker Engine.
     """
-    ctx.obj = Context(profiles_dir, debug)
+    ctx.obj = Context(profiles_dir, debug, project_dir)
 
 
 COMMANDS = (
@@ -42,6 +45,7 @@ COMMANDS = (
     parity.fingerprint_cmd, parity.drift_cmd, parity.verify_cmd,
     catalogue.publish_cmd, catalogue.catalogue_cmd, catalogue.pull_cmd,
     dataset.dataset_group,
+    project.init_cmd, project.recipes_cmd, project.cache_group, project.watch_cmd,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

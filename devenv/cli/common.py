@@ -18,26 +18,54 @@ import click
 from ..errors import OutputPathError, ProfileNotFoundError
 from ..profile import ProfileStore, default_profile_name
 from ..profile.loader import NAME_RE
+from ..project import Project, find_root
+from ..project import load as load_project
+from ..project import locate as locate_project
 from ..render import Renderer
 
 
 class Context:
     """What the global options decided, shared by every command."""
 
-    def __init__(self, profiles_dir: str | None, debug: bool):
+    def __init__(self, profiles_dir: str | None, debug: bool, project_dir: str | None = None):
         self.profiles_dir = profiles_dir
         self.debug = debug
+        self.project_dir = project_dir
         self._store: ProfileStore | None = None
+        self._project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        """--project / $DEVENV_PROJECT, else the project around --profiles-dir or the working directory."""
+        if self._project is None:
+            if self.profiles_dir and not self.project_dir:
+                around = Path(self.profiles_dir).resolve().parent
+                self._project = load_project(find_root(around) or around)
+            else:
+                self._project = locate_project(self.project_dir)
+        return self._project
 
     @property
     def store(self) -> ProfileStore:
         if self._store is None:
-            self._store = ProfileStore.locate(self.profiles_dir)
+            if self.profiles_dir:
+                self._store = ProfileStore.locate(self.profiles_dir)
+            else:
+                p = self.project
+                if not p.profiles_dir.is_dir():
+                    raise ProfileNotFoundError(f"project {p.root} has no profiles directory {p.profiles_dir}")
+                self._store = ProfileStore(p.profiles_dir.resolve(), p.recipes_dir.resolve())
         return self._store
+
+    def renderer(self) -> Renderer:
+        return Renderer(self.store.images_dir, self.project.root)
 
     def stack(self, name: str):
         profile = self.store.load(name)
-        return Renderer(self.store.images_dir).render(profile)
+        return self.renderer().render(profile)
+
+    def default_profile(self) -> str:
+        return os.environ.get("DEVENV_PROFILE") or self.project.default_profile
 
     def engine(self):
         from ..engine import connect
@@ -64,12 +92,15 @@ def json_option(f):
 
 
 def profile_name(name: str | None) -> str:
-    """The profile a command acts on: NAME, else $DEVENV_PROFILE, else small-db.
+    """The profile a command acts on: NAME, else $DEVENV_PROFILE, else the project's default.
 
     Checked here, before any engine is asked: commands that act on containers by
     their labels (down, status, logs, ...) would otherwise accept a path as a name.
     """
-    name = name or default_profile_name()
+    if not name:
+        ctx = click.get_current_context(silent=True)
+        obj = ctx.find_object(Context) if ctx else None
+        name = obj.default_profile() if obj else default_profile_name()
     check_profile_name(name)
     return name
 

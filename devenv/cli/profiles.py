@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 import yaml
 
-from ..profile import default_profile_name
 from ..profile.schema import profile_schema
 from ..stackfile import write_stack
 from .common import Context, OutputPath, json_option, pass_ctx, profile_argument, profile_name, table, writing
@@ -25,7 +24,7 @@ def profiles_cmd(ctx: Context, as_json: bool) -> None:
         rows.append({"name": name, "description": p.description, "parent": p.parent,
                      "database": p.dataset.size if p.dataset else None,
                      "images": p.imageset.count if p.imageset else None,
-                     "default": name == default_profile_name()})
+                     "default": name == ctx.default_profile()})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
