@@ -101,7 +101,8 @@ def register(group: click.Group) -> None:
         $DEVENV_SUBSET_KEY_<NAME> or --key-file, never from a profile.
         """
         from .subset import Request, Rules, open_source, subset
-        from .subset.dump import dump_database, file_digest
+        from .digest import sha256_file_sized
+        from .subset.dump import dump_database
         from .subset.source import looks_like_url
         from .ui import reporter_for
 
@@ -138,7 +139,7 @@ def register(group: click.Group) -> None:
             engine = ctx.engine()
             plan = stack.services[service].image
             ensure_images(engine, [plan], stack.base, reporter)
-            digest, size = file_digest(path)
+            digest, size = sha256_file_sized(path)
             with dump_database(engine.client, plan.tag, path, reporter) as url:
                 from .subset.source import MariaDBSource
                 with MariaDBSource(url) as src:

@@ -15,8 +15,8 @@ import pytest
 from devenv.data.datasets import load_sql
 from devenv.data.generators import Table as GenTable
 from devenv.subset.closure import Closure, Start, picked_count, resolve_starts, salt
-from devenv.subset.dataset import open_dataset_dir
-from devenv.subset.errors import (DatasetDirectoryError, IntegrityError, RulesError, SchemaError, SubsetError)
+from devenv.data.dataset_dir import DatasetDirectoryError, open_dataset_dir
+from devenv.subset.errors import (IntegrityError, RulesError, SchemaError, SubsetError)
 from devenv.subset.memory import MemorySource
 from devenv.subset.rules import Rules
 from devenv.subset.run import Request, prepare, subset
