@@ -34,7 +34,7 @@ from ..ui import Reporter
 from . import atomic_directory, content_digest
 from .dataset_dir import (ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, DatasetFiles,
                           complete_manifest, load_sql_tail, open_dataset_dir)
-from .generators import Generator, Table, registry
+from .generators import GeneratedTable, Generator, registry
 
 
 class UnknownDatasetError(DevenvError):
@@ -101,7 +101,7 @@ def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
     return f"{gen.name}-{dataset.size}-{dataset.seed}-{digest}"
 
 
-def load_sql(dataset_id: str, tables: tuple[Table, ...], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
+def load_sql(dataset_id: str, tables: tuple[GeneratedTable, ...], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
     """The bulk load script: session settings, one LOAD DATA per table (parents
     first), then a row-count check that fails the init when anything was skipped."""
     total = sum(rows.values())

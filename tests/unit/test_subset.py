@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devenv.data.datasets import load_sql
-from devenv.data.generators import Table as GenTable
+from devenv.data.generators import GeneratedTable
 from devenv.subset.closure import Closure, Start, picked_count, resolve_starts, salt
 from devenv.data.dataset_dir import DatasetDirectoryError, open_dataset_dir
 from devenv.subset.errors import (IntegrityError, RulesError, SchemaError, SubsetError)
@@ -262,7 +262,7 @@ def test_csv_encoding():
 def test_load_statement_matches_the_generators_for_plain_tables():
     t = shop().tables["orders"]
     ours = load_statement(t)
-    theirs = [line for line in load_sql("x", (GenTable("orders", t.column_names),), {"orders": 1}).splitlines()
+    theirs = [line for line in load_sql("x", (GeneratedTable("orders", t.column_names),), {"orders": 1}).splitlines()
               if line.startswith("LOAD DATA")]
     assert [ours] == theirs
 
