@@ -174,7 +174,7 @@ def test_exec_on_unknown_service_is_a_user_error(tiny):
     assert r.returncode == 2 and "no container for service `nosuch`" in r.stderr and "front, store" in r.stderr
 
 
-def test_pinned_version_missing_from_archive(tiny):
+def test_pinned_version_missing_from_archive(tiny, engine):
     write(tiny.project / "profiles/t-pin.yaml", """\
 os: {distribution: debian, release: bookworm}
 services:
