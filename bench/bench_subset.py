@@ -28,7 +28,6 @@ import argparse
 import os
 import platform
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -43,12 +42,14 @@ sys.path.insert(0, str(REPO))
 import docker  # noqa: E402
 from docker.types import Mount  # noqa: E402
 
-from devenv.data.datasets import SEED_MOUNT, materialize  # noqa: E402
+from devenv.data.dataset_dir import SEED_MOUNT  # noqa: E402
+from devenv.data.datasets import materialize  # noqa: E402
 from devenv.engine.client import Engine  # noqa: E402
 from devenv.engine.images import ensure_service_image  # noqa: E402
 from devenv.profile.model import Dataset, ImageSet  # noqa: E402
 from devenv.subset import Request, Rules, open_source, subset  # noqa: E402
 from devenv.ui import PlainReporter, Reporter  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 ENV = {"DEVENV_DB_NAME": "shop", "DEVENV_DB_USER": "shop", "DEVENV_DB_PASSWORD": "devenv"}
 LABELS = {"dev.devenv.bench": "subset"}
@@ -78,12 +79,6 @@ class TimingReporter(Reporter):
 
 def db_image(client) -> str:
     return ensure_service_image(Engine(client), REFERENCE / "profiles", "base", "db", PlainReporter())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sh(container, cmd: str) -> str:

@@ -12,12 +12,12 @@ model field it reads must be named in ``SETTINGS``, ``IMAGE_FIELDS`` or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from .profile.model import Healthcheck, Service
 
-if TYPE_CHECKING:
-    from .render import ServicePlan
+# "ServicePlan" in the annotations is devenv.render.ServicePlan (which imports this
+# module; named only in annotations, so there is no import circle)
 
 
 def duration(seconds: float) -> str:

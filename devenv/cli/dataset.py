@@ -96,7 +96,8 @@ def subset_cmd(ctx: Context, source: str, output: str, fraction: float | None, r
     $DEVENV_SUBSET_KEY_<NAME> or --key-file, never from a profile.
     """
     from ..subset import Request, Rules, open_source, subset
-    from ..subset.dump import dump_database, file_digest
+    from ..digest import sha256_file_sized
+    from ..subset.dump import dump_database
     from ..subset.source import looks_like_url
     
     reporter = reporter_for()
@@ -132,7 +133,7 @@ def subset_cmd(ctx: Context, source: str, output: str, fraction: float | None, r
         engine = ctx.engine()
         plan = stack.services[service].image
         ensure_images(engine, [plan], stack.base, reporter)
-        digest, size = file_digest(path)
+        digest, size = sha256_file_sized(path)
         with dump_database(engine.client, plan.tag, path, reporter) as url:
             from ..subset.source import MariaDBSource
             with MariaDBSource(url) as src:

@@ -40,7 +40,7 @@ def show_cmd(ctx: Context, profile: str | None) -> None:
     """Print the fully resolved PROFILE (after `extends`) as YAML."""
     p = ctx.store.load(profile_name(profile))
     click.echo(f"# profile {p.name}, merged from: {' <- '.join(p.chain)}")
-    click.echo(yaml.safe_dump(p.raw, sort_keys=False, default_flow_style=False), nl=False)
+    click.echo(yaml.safe_dump(p.merged, sort_keys=False, default_flow_style=False), nl=False)
 
 
 @click.command("render")

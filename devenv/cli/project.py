@@ -111,9 +111,9 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     from ..ui import reporter_for
     from ..watch import Watcher, apply_with, watched_roots
     name = profile_name(profile)
+    stack = ctx.stack(name)
     engine = ctx.engine()
     reporter = reporter_for()
-    stack = ctx.stack(name)
     lifecycle.up(engine, stack, reporter, timeout=timeout)
     project = ctx.project
     state = {"stack": stack}

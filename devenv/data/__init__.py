@@ -1,7 +1,8 @@
 """Sized data: generated database datasets and product image sets.
 
 * ``devenv.data.datasets.materialize(dataset, imageset, cache_dir, reporter)``
-  -> ``DatasetFiles``: CSV files + ``load.sql`` for the db container's bulk load.
+  -> ``DatasetFiles``: CSV files + ``load.sql`` for the db container's bulk load
+  (the directory format, shared with ``devenv dataset subset``: ``devenv.data.dataset_dir``).
 * ``devenv.data.imagesets.materialize(imageset, cache_dir, reporter)``
   -> ``ImageSetFiles``: JPEGs for the web service's media volume.
 
@@ -22,13 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..digest import sha256_bytes
+
 TMP_MARK = ".tmp-"
 
 
 def content_digest(params: Any, length: int = 12) -> str:
     """Hex digest of ``params`` as canonical JSON (sorted keys, no whitespace)."""
     data = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-    return hashlib.sha256(data).hexdigest()[:length]
+    return sha256_bytes(data)[:length]
 
 
 def derive_seed(*parts: Any) -> int:
@@ -86,11 +89,3 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

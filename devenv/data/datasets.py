@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,9 @@ from ..errors import DevenvError
 from ..profile.model import Dataset, ImageSet
 from ..ui import Reporter
 from . import atomic_directory, content_digest
-from .generators import Generator, Table, registry
-
-SEED_MOUNT = "/var/lib/devenv-seed"   # where devenv mounts the dataset in the db container
-LOAD_FILE = "load.sql"
-MANIFEST_FILE = "manifest.json"
-ID_FILE = "DATASET_ID"
-ROWS_MARKER = "-- devenv-total-rows:"  # read by the entrypoint to report rows/s
+from .dataset_dir import (ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, DatasetFiles,
+                          complete_manifest, load_sql_tail, open_dataset_dir)
+from .generators import GeneratedTable, Generator, registry
 
 
 class UnknownDatasetError(DevenvError):
@@ -48,17 +43,6 @@ class UnknownDatasetError(DevenvError):
 
 class DatasetScaleError(DevenvError):
     """``data.dataset.scale`` has unknown keys or impossible values."""
-
-
-@dataclass(frozen=True)
-class DatasetFiles:
-    path: Path        # directory to mount at SEED_MOUNT
-    id: str
-    manifest: dict
-
-    @property
-    def total_rows(self) -> int:
-        return self.manifest["total_rows"]
 
 
 def available() -> dict[str, list[str]]:
@@ -110,7 +94,6 @@ def _imageset_params(imageset: ImageSet | None) -> dict | None:
 
 def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
     if dataset.path is not None:   # a directory made by `devenv dataset subset`: its own id
-        from ..subset.dataset import open_dataset_dir
         return open_dataset_dir(dataset.path).id
     gen, params = resolve_params(dataset)
     digest = content_digest({"generator": gen.name, "version": gen.version, "size": dataset.size,
@@ -118,7 +101,7 @@ def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
     return f"{gen.name}-{dataset.size}-{dataset.seed}-{digest}"
 
 
-def load_sql(dataset_id: str, tables: tuple[Table, ...], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
+def load_sql(dataset_id: str, tables: tuple[GeneratedTable, ...], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
     """The bulk load script: session settings, one LOAD DATA per table (parents
     first), then a row-count check that fails the init when anything was skipped."""
     total = sum(rows.values())
@@ -143,33 +126,6 @@ def load_sql(dataset_id: str, tables: tuple[Table, ...], rows: dict[str, int], m
     return "\n".join(out)
 
 
-def load_sql_tail(dataset_id: str, tables: list[str], rows: dict[str, int]) -> list[str]:
-    """The end of every load.sql: checks back on, then a row-count check that fails
-    the init when LOAD DATA skipped anything (LOCAL turns bad rows into warnings)."""
-    out = ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
-           "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
-           "DELIMITER //",
-           "BEGIN NOT ATOMIC"]
-    for name in tables:
-        out.append(f"  IF (SELECT COUNT(*) FROM `{name}`) <> {rows[name]} THEN"
-                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
-                   f" {name} does not have {rows[name]} rows'; END IF;")
-    return out + ["END //", "DELIMITER ;", ""]
-
-
-def _complete(path: Path, ds_id: str) -> dict | None:
-    """The manifest of a complete dataset directory, else None."""
-    try:
-        if (path / ID_FILE).read_text().strip() != ds_id:
-            return None
-        manifest = json.loads((path / MANIFEST_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if manifest.get("id") != ds_id or not (path / LOAD_FILE).is_file():
-        return None
-    return manifest
-
-
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -182,12 +138,11 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
     small datasets always use one). A dataset with a ``path`` (a directory made by
     ``devenv dataset subset``) is checked and returned as is."""
     if dataset.path is not None:
-        from ..subset.dataset import open_dataset_dir
         return open_dataset_dir(dataset.path)
     gen, params = resolve_params(dataset)
     ds_id = dataset_id(dataset, imageset)
     final = Path(cache_dir) / "datasets" / ds_id
-    manifest = _complete(final, ds_id)
+    manifest = complete_manifest(final, ds_id)
     if manifest is not None:
         return DatasetFiles(final, ds_id, manifest)
     if final.exists():  # not ours or damaged: replace it (never half-trust a dataset)

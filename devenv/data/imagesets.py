@@ -23,7 +23,6 @@ depend on how many.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
+from ..digest import sha256_bytes
 from ..profile.model import ImageSet
 from ..ui import Reporter
 from . import atomic_directory, content_digest, derive_seed
@@ -160,7 +160,7 @@ def _render_range(bounds: tuple[int, int]) -> list[tuple[int, int, str]]:
         with open(path, "wb") as f:
             f.write(data)
         os.chmod(path, 0o644)
-        out.append((i, len(data), hashlib.sha256(data).hexdigest()))
+        out.append((i, len(data), sha256_bytes(data)))
     return out
 
 
@@ -189,10 +189,8 @@ def generate(out: Path, imageset: ImageSet, workers: int = 1, progress=lambda te
     finally:
         _JOB.clear()
     results.sort()
-    total = hashlib.sha256()
-    for i, _, digest in results:
-        total.update(f"{image_path(i, count)} {digest}\n".encode())
-    return sum(n for _, n, _ in results), total.hexdigest()
+    listing = "".join(f"{image_path(i, count)} {digest}\n" for i, _, digest in results)
+    return sum(n for _, n, _ in results), sha256_bytes(listing.encode())
 
 
 def _complete(path: Path, set_id: str) -> dict | None:

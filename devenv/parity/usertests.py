@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..render import Stack
 from .errors import VerifyConfigError
-from .verify import CheckResult
+from .check_result import CheckResult
 
 DETAIL_LINES = 30
 

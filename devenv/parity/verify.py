@@ -17,7 +17,6 @@ through pytest, bound to the service's container.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,16 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import names
+from ..digest import sha256_bytes
 from ..engine import Engine
 from ..engine.health import Health, observe
 from ..render import Stack
 from ..ui import Reporter, SilentReporter
 from .apt import version_matches
+from .check_result import CheckResult
 from .errors import TargetError
 from .facts import fetch_contents, gather
 from .model import HostFingerprint
 from .script import VERIFY_SECTIONS
 from .targets import Target, connect
+from .usertests import collect, run_user_tests
 
 DIFF_LINES = 40
 
@@ -53,23 +55,6 @@ class Expectation:
     def check(self) -> str:
         return {"os": "os release", "package": f"package {self.name}", "file": f"file {self.name}",
                 "port": f"listening {self.name}"}[self.kind]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    service: str
-    check: str
-    ok: bool
-    expected: str = ""
-    actual: str = ""
-    detail: str = ""             # a diff, a test's failure output
-
-    def describe(self) -> str:
-        return f"{self.service}: {self.check}: expected {self.expected}, actual {self.actual}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"service": self.service, "check": self.check, "ok": self.ok, "expected": self.expected,
-                "actual": self.actual, "detail": self.detail}
 
 
 @dataclass
@@ -138,7 +123,7 @@ def expectations(stack: Stack, service: str) -> list[Expectation]:
     rendered = {f.path: f.data for f in sp.image.files}
     for dest, _template in sp.service.files:
         data = rendered["rootfs" + dest]
-        out.append(Expectation(service, "file", dest, hashlib.sha256(data).hexdigest(), data))
+        out.append(Expectation(service, "file", dest, sha256_bytes(data), data))
     seen = set()
     for p in sp.service.ports:
         key = f"{p.protocol}/{p.container}"
@@ -245,7 +230,6 @@ def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
 def verify_environment(engine: Engine, stack: Stack, *, project_dir: Path | None = None, user_tests: bool = True,
                        reporter: Reporter | None = None) -> VerifyReport:
     """Check the running environment of ``stack`` against its profile; never raises on a failed check."""
-    from .usertests import collect, run_user_tests
     reporter = reporter or SilentReporter()
     start = time.perf_counter()
     order = stack.order()

@@ -12,7 +12,7 @@ from ..errors import ExtendsCycleError, Location, ProfileError, ProfileIssue, Pr
 from ..yamlload import LoadedYaml, load_yaml
 from . import schema
 from .merge import merge
-from .model import Profile, build_profile
+from .model import Profile, anonymise_problems, build_profile, parse_port
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_PROFILE = "small-db"
@@ -163,7 +163,8 @@ def _semantic_issues(merged: dict, locate) -> list[ProfileIssue]:
         elif vol not in (services[svc].get("volumes") or {}):
             issues.append(ProfileIssue(locate(("data", "imageset")),
                                        f"image set goes into volume `{vol}` of service {svc}, which it does not mount"))
-    from .model import parse_port
+    for (table, column), problem in anonymise_problems((merged.get("data") or {}).get("anonymise")):
+        issues.append(ProfileIssue(locate(("data", "anonymise", table, column)), f"data.anonymise: {problem}"))
     taken: dict[tuple, str] = {}
     for svc, spec in sorted(services.items()):
         for i, p in enumerate(spec.get("ports") or []):

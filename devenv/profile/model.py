@@ -3,6 +3,7 @@ loader nothing handles raw dicts."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from os.path import basename, join, normpath
@@ -105,6 +106,147 @@ class ImageSet:
     volume: str = "media"    # that volume's name
 
 
+# -- data.anonymise / data.subset: the rules of `devenv dataset subset` ------------------------
+# The vocabulary lives here, with the profile that declares it; a rules file
+# (``devenv.subset.rules``) is parsed with the same functions.
+
+KEEP, NULL, FIXED, FAKE, HASH = "keep", "null", "fixed", "fake", "hash"
+
+#: fake kind -> what it makes (values never depend on the original, only on seed, table, column and row)
+FAKE_KINDS = {
+    "email": "first.last.<row key>@example.invalid (unique per row)",
+    "name": "first and last name",
+    "first_name": "a first name",
+    "last_name": "a last name",
+    "username": "first_last<row key> (unique per row)",
+    "phone": "+1-555-0NN-NNNN",
+    "address": "number, street, postcode and city",
+    "street": "number and street",
+    "city": "a city",
+    "postcode": "five digits",
+    "company": "a company name",
+    "text": "filler words, as long as the original (up to the column length)",
+    "ip": "an address of 192.0.2.0/24, 198.51.100.0/24 or 203.0.113.0/24 (documentation ranges)",
+    "url": "https://example.invalid/<token>",
+    "date": "a date between 1940 and 2005 (birth dates)",
+    "uuid": "a UUID",
+    "number": "a number of the column's type (integer columns)",
+}
+HASH_FORMATS = ("hex", "email", "int")
+
+
+@dataclass(frozen=True)
+class AnonymiseRule:
+    """What ``devenv dataset subset`` writes instead of one column's values."""
+
+    kind: str                  # keep | null | fixed | fake | hash
+    value: Any = None          # fixed: the value; fake: the kind; hash: the key name
+    format: str | None = None  # hash: hex | email | int (default: int for integer columns, else hex)
+
+    def to_json(self) -> Any:
+        if self.kind in (KEEP, NULL):
+            return self.kind
+        if self.kind == HASH and self.format:
+            return {HASH: self.value, "format": self.format}
+        return {self.kind: self.value}
+
+    def same_mapping(self, other: "AnonymiseRule") -> bool:
+        """Whether two columns with these rules still compare equal after anonymisation."""
+        return self.kind == other.kind and (self.kind == KEEP or (self.kind == HASH and self.value == other.value
+                                                                   and self.format == other.format))
+
+
+@dataclass(frozen=True)
+class SubsetSettings:
+    """How ``devenv dataset subset`` walks the foreign keys (``data.subset``)."""
+
+    start: tuple[str, ...] = ()
+    follow: tuple[str, ...] = ()
+    no_follow: tuple[str, ...] = ()
+    cut: tuple[str, ...] = ()
+    full: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {k: list(getattr(self, k)) for k in SUBSET_KEYS}
+
+
+SUBSET_KEYS = tuple(SubsetSettings.__dataclass_fields__)
+
+
+def parse_anonymise_rule(raw: Any) -> tuple[AnonymiseRule | None, str | None]:
+    """(rule, None) or (None, problem) for one column's rule as written."""
+    if raw is None or raw == NULL:
+        return AnonymiseRule(NULL), None
+    if raw == KEEP:
+        return AnonymiseRule(KEEP), None
+    if isinstance(raw, str):
+        # compact forms (a string replaces a parent profile's rule whole when merging):
+        # fake:KIND, hash:KEY, hash:KEY:FORMAT, fixed:VALUE
+        kind, sep, rest = raw.partition(":")
+        if sep and kind == FAKE:
+            return parse_anonymise_rule({FAKE: rest})
+        if sep and kind == HASH:
+            key, _, fmt = rest.partition(":")
+            return parse_anonymise_rule({HASH: key, "format": fmt} if fmt else {HASH: key})
+        if sep and kind == FIXED:
+            return AnonymiseRule(FIXED, rest), None
+        return None, (f"unknown rule `{raw}` (keep, null, {{fixed: V}}, {{fake: KIND}}, {{hash: KEY}}, "
+                      "or fixed:V, fake:KIND, hash:KEY)")
+    if not isinstance(raw, dict) or not raw:
+        return None, "a rule is keep, null, {fixed: V}, {fake: KIND} or {hash: KEY}"
+    keys = set(raw)
+    if keys == {FIXED}:
+        v = raw[FIXED]
+        if isinstance(v, (dict, list)):
+            return None, "fixed: a scalar value"
+        return AnonymiseRule(FIXED, v), None
+    if keys == {FAKE}:
+        kind = raw[FAKE]
+        if kind not in FAKE_KINDS:
+            close = difflib.get_close_matches(str(kind), list(FAKE_KINDS), n=1)
+            return None, (f"unknown fake kind `{kind}`" + (f" (did you mean `{close[0]}`?)" if close else "")
+                          + f"; kinds: {', '.join(FAKE_KINDS)}")
+        return AnonymiseRule(FAKE, kind), None
+    if HASH in keys and keys <= {HASH, "format"}:
+        key = raw[HASH]
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_]+", key):
+            return None, "hash: a key name of letters, digits and _ (the key itself comes from the environment)"
+        fmt = raw.get("format")
+        if fmt is not None and fmt not in HASH_FORMATS:
+            return None, f"hash format must be one of {', '.join(HASH_FORMATS)}"
+        return AnonymiseRule(HASH, key, fmt), None
+    return None, f"unknown rule {raw!r} (keep, null, {{fixed: V}}, {{fake: KIND}}, {{hash: KEY, format: hex|email|int}})"
+
+
+def anonymise_problems(spec: Any) -> list[tuple[tuple, str]]:
+    """(path under ``anonymise``, problem) of every rule of a ``table -> column -> rule``
+    mapping that does not parse; the loader reports them with their file and line."""
+    out: list[tuple[tuple, str]] = []
+    for table, cols in (spec or {}).items():
+        for column, raw in (cols or {}).items():
+            _, problem = parse_anonymise_rule(raw)
+            if problem:
+                out.append(((table, column), f"{table}.{column}: {problem}"))
+    return out
+
+
+def _anonymise(spec: dict | None) -> dict[str, dict[str, AnonymiseRule]]:
+    """The typed ``data.anonymise`` of a validated profile (the loader reported every problem)."""
+    out: dict[str, dict[str, AnonymiseRule]] = {}
+    for table, cols in sorted((spec or {}).items()):
+        for column, raw in sorted((cols or {}).items()):
+            rule, problem = parse_anonymise_rule(raw)
+            if rule is None:
+                raise ValueError(f"data.anonymise.{table}.{column}: {problem} (the loader should have said so)")
+            out.setdefault(str(table), {})[str(column)] = rule
+    return out
+
+
+def _subset_settings(spec: dict | None) -> SubsetSettings:
+    return SubsetSettings(**{k: tuple(v or ()) for k, v in (spec or {}).items()})
+
+
 @dataclass(frozen=True)
 class Profile:
     """A fully resolved profile (``extends`` already merged)."""
@@ -119,8 +261,12 @@ class Profile:
     dataset: Dataset | None = None
     imageset: ImageSet | None = None
     drift_ignore: tuple[str, ...] = ()  # fact patterns `devenv drift` ignores besides its default list
-    subset_rules: Any = field(default=None, compare=False)  # devenv.subset.Rules of data.anonymise / data.subset
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # merged mapping, for `show`
+    anonymise: dict[str, dict[str, AnonymiseRule]] = field(default_factory=dict)  # data.anonymise: table -> column -> rule
+    subset: SubsetSettings = SubsetSettings()                                      # data.subset
+    # The merged YAML mapping, kept only so that `devenv show` prints what the user
+    # wrote (after `extends`). Only `show` reads it: everything else reads the typed
+    # fields above, so a setting cannot be read past the model (tests/unit/test_profile.py greps for it).
+    merged: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def service_order(self) -> list[str]:
         """Services in dependency order (dependencies first, ties by name)."""
@@ -233,14 +379,7 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict, base_dir: str |
         dataset=dataset,
         imageset=imageset,
         drift_ignore=tuple((data.get("drift") or {}).get("ignore") or ()),
-        subset_rules=_subset_rules(name, data_spec),
-        raw=data,
+        anonymise=_anonymise(data_spec.get("anonymise")),
+        subset=_subset_settings(data_spec.get("subset")),
+        merged=data,
     )
-
-
-def _subset_rules(name: str, data_spec: dict):
-    """The typed rules of ``devenv dataset subset`` (None when the profile has none)."""
-    if not (data_spec.get("anonymise") or data_spec.get("subset")):
-        return None
-    from ..subset.rules import Rules
-    return Rules.from_mapping(data_spec, f"profile {name}")

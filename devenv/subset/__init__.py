@@ -7,17 +7,17 @@ database, written as a devenv dataset directory (``devenv dataset subset``).
 * ``rules``     anonymisation and subset rules (profile ``data.anonymise``/``data.subset`` or a file)
 * ``closure``   start rows, then parents and follow-children until nothing changes
 * ``anonymise`` fixed, fake and keyed-hash values
-* ``writer``    CSV files, load.sql, manifest.json, DATASET_ID (the format of ``devenv.data.datasets``)
-* ``dataset``   checking a dataset directory a profile names
+* ``writer``    CSV files, load.sql, manifest.json, DATASET_ID (the format of ``devenv.data.dataset_dir``,
+                which also checks a dataset directory a profile names)
 * ``run``       one run, start to end
 
 See docs/subset.md.
 """
 
-from .errors import (DatasetDirectoryError, IntegrityError, RulesError, SchemaError, SourceError,
+from .errors import (IntegrityError, RulesError, SchemaError, SourceError,
                      SourceUnreachableError, SubsetError)
 from .run import Request, Result, open_source, subset
 from .rules import Rules
 
-__all__ = ["DatasetDirectoryError", "IntegrityError", "Request", "Result", "Rules", "RulesError", "SchemaError",
+__all__ = ["IntegrityError", "Request", "Result", "Rules", "RulesError", "SchemaError",
            "SourceError", "SourceUnreachableError", "SubsetError", "open_source", "subset"]

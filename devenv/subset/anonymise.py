@@ -21,7 +21,8 @@ import hmac
 import re
 from typing import Any, Callable
 
-from .rules import FAKE, FIXED, HASH, NULL, Rule, Rules, hash_format
+from ..profile.model import FAKE, FIXED, HASH, NULL, AnonymiseRule
+from .rules import Rules, hash_format
 from .schema import Column, Schema
 
 # Vocabulary of fake values. Deliberately made-up words (no overlap with the shop
@@ -211,7 +212,7 @@ class Permutation:
 
 
 class Hasher:
-    def __init__(self, key: bytes, col: Column, rule: Rule):
+    def __init__(self, key: bytes, col: Column, rule: AnonymiseRule):
         self.col = col
         self.key = key
         self.format = hash_format(rule, col)

@@ -14,10 +14,8 @@ Accepted: a dump of one database as ``mariadb-dump``/``mysqldump`` write it
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import socket
 import time
 import uuid
 from contextlib import contextmanager
@@ -34,22 +32,6 @@ DUMP_USER = "devenv_subset"
 MOUNT_DIR = "/devenv-dump"
 SYSTEM_DBS = ("mysql", "information_schema", "performance_schema", "sys", "devenv_meta")
 KIND_LABEL = "subset-dump"
-
-
-def file_digest(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _exec(container, cmd: list[str]) -> tuple[int, str]:
@@ -72,7 +54,6 @@ def dump_database(client, image: str, dump: Path, reporter: Reporter, timeout: f
         raise SourceError(f"source {dump}: no such file",
                           "SOURCE is a mysql://user:pass@host:port/db URL or a SQL dump file (.sql, .sql.gz).")
     password = secrets.token_hex(16)
-    port = free_port()
     name = f"devenv-subset-dump-{uuid.uuid4().hex[:10]}"
     labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: KIND_LABEL}
     target = f"{MOUNT_DIR}/{dump.name}"
@@ -85,16 +66,19 @@ def dump_database(client, image: str, dump: Path, reporter: Reporter, timeout: f
                 environment={"DEVENV_DB_NAME": DUMP_DB, "DEVENV_DB_USER": DUMP_USER, "DEVENV_DB_PASSWORD": password,
                              "DEVENV_DB_INITDB_DIR": "/nonexistent"},
                 mounts=[Mount(target, str(dump), type="bind", read_only=True)],
-                ports={"3306/tcp": ("127.0.0.1", port)})
+                # the engine picks a free host port (asking the kernel first would race other processes)
+                ports={"3306/tcp": ("127.0.0.1",)})
             deadline = time.monotonic() + timeout
+            port = None
             while True:
                 container.reload()
+                port = port or _published_port(container, "3306/tcp")
                 if container.status == "exited":
                     raise SourceError("the throwaway MariaDB exited:\n"
                                       + container.logs().decode(errors="replace")[-2000:])
                 code, out = _exec(container, ["mariadb", "-uroot", "-N", "-B", "-e",
                                               "SELECT state FROM devenv_meta.seed_state WHERE id = 1"])
-                if code == 0 and out.strip() == "done":
+                if code == 0 and out.strip() == "done" and port:
                     break
                 if time.monotonic() > deadline:
                     raise SourceError(f"the throwaway MariaDB did not start within {timeout:.0f}s")
@@ -128,6 +112,12 @@ def dump_database(client, image: str, dump: Path, reporter: Reporter, timeout: f
                 container.remove(force=True, v=True)
             except Exception:  # noqa: BLE001 - best effort; it is labelled for cleanup
                 pass
+
+
+def _published_port(container, container_port: str) -> int | None:
+    """The host port the engine published ``container_port`` on (None before it is running)."""
+    bindings = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(container_port) or []
+    return int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else None
 
 
 def _sh(text: str) -> str:

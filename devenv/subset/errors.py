@@ -31,7 +31,3 @@ class SchemaError(SubsetError):
 
 class IntegrityError(SubsetError):
     """Production's own data breaks a foreign key that the subset cannot repair."""
-
-
-class DatasetDirectoryError(SubsetError):
-    """A directory named as a dataset is not a complete subset dataset."""

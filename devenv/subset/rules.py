@@ -1,4 +1,8 @@
-"""Anonymisation and subset rules: the typed model, the loader, the checks against a schema.
+"""Anonymisation and subset rules: ``Rules`` (from a profile or a rules file), the keys,
+the checks against a schema. The vocabulary (``AnonymiseRule``, ``SubsetSettings``,
+the rule forms and fake kinds) belongs to the profile model (``devenv.profile.model``),
+which types a profile's ``data.anonymise`` / ``data.subset``; a rules file is parsed
+with the same functions.
 
 The same structure lives in a profile (under ``data:``) or in a rules file (at the
 top level)::
@@ -36,33 +40,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..profile.model import (FAKE, FAKE_KINDS, FIXED, HASH, KEEP, NULL, SUBSET_KEYS, AnonymiseRule, Profile,
+                             SubsetSettings, parse_anonymise_rule)
 from .errors import RulesError
 from .schema import BINARY, BIT, DATE_TYPES, NUMBER, TEXT, Column, Schema
 
-KEEP, NULL, FIXED, FAKE, HASH = "keep", "null", "fixed", "fake", "hash"
-
-#: fake kind -> what it makes (values never depend on the original, only on seed, table, column and row)
-FAKE_KINDS = {
-    "email": "first.last.<row key>@example.invalid (unique per row)",
-    "name": "first and last name",
-    "first_name": "a first name",
-    "last_name": "a last name",
-    "username": "first_last<row key> (unique per row)",
-    "phone": "+1-555-0NN-NNNN",
-    "address": "number, street, postcode and city",
-    "street": "number and street",
-    "city": "a city",
-    "postcode": "five digits",
-    "company": "a company name",
-    "text": "filler words, as long as the original (up to the column length)",
-    "ip": "an address of 192.0.2.0/24, 198.51.100.0/24 or 203.0.113.0/24 (documentation ranges)",
-    "url": "https://example.invalid/<token>",
-    "date": "a date between 1940 and 2005 (birth dates)",
-    "uuid": "a UUID",
-    "number": "a number of the column's type (integer columns)",
-}
-FAKE_TEXT_ONLY = set(FAKE_KINDS) - {"ip", "date", "number"}
-HASH_FORMATS = ("hex", "email", "int")
+FAKE_TEXT_ONLY = set(FAKE_KINDS) - {"ip", "date", "number"}   # the fakes that only fit text columns
 KEY_ENV_PREFIX = "DEVENV_SUBSET_KEY_"
 MIN_KEY_BYTES = 16
 
@@ -98,44 +81,12 @@ def looks_personal(column: str) -> bool:
 # -- the model -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Rule:
-    kind: str                  # keep | null | fixed | fake | hash
-    value: Any = None          # fixed: the value; fake: the kind; hash: the key name
-    format: str | None = None  # hash: hex | email | int (default: int for integer columns, else hex)
-
-    def to_json(self) -> Any:
-        if self.kind in (KEEP, NULL):
-            return self.kind
-        if self.kind == HASH and self.format:
-            return {HASH: self.value, "format": self.format}
-        return {self.kind: self.value}
-
-    def same_mapping(self, other: "Rule") -> bool:
-        """Whether two columns with these rules still compare equal after anonymisation."""
-        return self.kind == other.kind and (self.kind == KEEP or (self.kind == HASH and self.value == other.value
-                                                                   and self.format == other.format))
-
-
-@dataclass(frozen=True)
-class SubsetSettings:
-    start: tuple[str, ...] = ()
-    follow: tuple[str, ...] = ()
-    no_follow: tuple[str, ...] = ()
-    cut: tuple[str, ...] = ()
-    full: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-    def to_json(self) -> dict:
-        return {k: list(getattr(self, k)) for k in ("start", "follow", "no_follow", "cut", "full", "exclude")}
-
-
-@dataclass(frozen=True)
 class Rules:
-    anonymise: dict[str, dict[str, Rule]] = field(default_factory=dict)
+    anonymise: dict[str, dict[str, AnonymiseRule]] = field(default_factory=dict)
     subset: SubsetSettings = SubsetSettings()
     origin: str = "rules"      # where they came from, for messages
 
-    def rule(self, table: str, column: str) -> Rule | None:
+    def rule(self, table: str, column: str) -> AnonymiseRule | None:
         return self.anonymise.get(table, {}).get(column)
 
     def to_json(self) -> dict:
@@ -151,13 +102,14 @@ class Rules:
     @classmethod
     def from_mapping(cls, data: dict | None, origin: str,
                      where: Callable[[tuple], str] | None = None, strict: bool = False) -> "Rules":
-        """Rules from ``{anonymise: ..., subset: ...}``. Other keys are an error when
-        ``strict`` (a rules file), ignored otherwise (a profile's ``data`` mapping).
-        Structural problems are all reported at once."""
+        """Rules from ``{anonymise: ..., subset: ...}`` as a rules file writes them. Other
+        keys are an error when ``strict`` (a rules file). Structural problems are all
+        reported at once. (A profile's rules are typed by the profile model already:
+        ``from_profile``.)"""
         where = where or (lambda path: f"{origin}: {'.'.join(str(p) for p in path)}")
         problems: list[str] = []
         data = data or {}
-        anon: dict[str, dict[str, Rule]] = {}
+        anon: dict[str, dict[str, AnonymiseRule]] = {}
         spec = data.get("anonymise") or {}
         if not isinstance(spec, dict):
             problems.append(f"{where(('anonymise',))}: must be a mapping table -> column -> rule")
@@ -169,7 +121,7 @@ class Rules:
                 problems.append(f"{where(('anonymise', table))}: must be a mapping column -> rule")
                 continue
             for column, raw in cols.items():
-                rule, problem = parse_rule(raw)
+                rule, problem = parse_anonymise_rule(raw)
                 if problem:
                     problems.append(f"{where(('anonymise', table, column))}: {table}.{column}: {problem}")
                 else:
@@ -180,8 +132,8 @@ class Rules:
             problems.append(f"{where(('subset',))}: must be a mapping")
             sub = {}
         for key, value in sub.items():
-            if key not in SubsetSettings.__dataclass_fields__:
-                close = difflib.get_close_matches(str(key), list(SubsetSettings.__dataclass_fields__), n=1)
+            if key not in SUBSET_KEYS:
+                close = difflib.get_close_matches(str(key), list(SUBSET_KEYS), n=1)
                 problems.append(f"{where(('subset', key))}: unknown key `{key}`"
                                 + (f" (did you mean `{close[0]}`?)" if close else ""))
                 continue
@@ -205,59 +157,10 @@ class Rules:
         return cls.from_mapping(loaded.data, str(path), where=lambda p: str(loaded.location(p)), strict=True)
 
     @classmethod
-    def from_profile(cls, profile) -> "Rules":
-        """The rules of a profile: ``profile.subset_rules`` when the model carries
-        them, else its merged ``data.anonymise`` / ``data.subset`` mappings."""
-        typed = getattr(profile, "subset_rules", None)
-        if isinstance(typed, Rules):
-            return typed
-        return cls.from_mapping((profile.raw or {}).get("data") or {}, f"profile {profile.name}",
-                                where=lambda p: f"profile {profile.name}: data.{'.'.join(str(x) for x in p)}")
-
-
-def parse_rule(raw: Any) -> tuple[Rule | None, str | None]:
-    """(rule, None) or (None, problem)."""
-    if raw is None or raw == NULL:
-        return Rule(NULL), None
-    if raw == KEEP:
-        return Rule(KEEP), None
-    if isinstance(raw, str):
-        # compact forms (a string replaces a parent profile's rule whole when merging):
-        # fake:KIND, hash:KEY, hash:KEY:FORMAT, fixed:VALUE
-        kind, sep, rest = raw.partition(":")
-        if sep and kind == FAKE:
-            return parse_rule({FAKE: rest})
-        if sep and kind == HASH:
-            key, _, fmt = rest.partition(":")
-            return parse_rule({HASH: key, "format": fmt} if fmt else {HASH: key})
-        if sep and kind == FIXED:
-            return Rule(FIXED, rest), None
-        return None, (f"unknown rule `{raw}` (keep, null, {{fixed: V}}, {{fake: KIND}}, {{hash: KEY}}, "
-                      "or fixed:V, fake:KIND, hash:KEY)")
-    if not isinstance(raw, dict) or not raw:
-        return None, "a rule is keep, null, {fixed: V}, {fake: KIND} or {hash: KEY}"
-    keys = set(raw)
-    if keys == {FIXED}:
-        v = raw[FIXED]
-        if isinstance(v, (dict, list)):
-            return None, "fixed: a scalar value"
-        return Rule(FIXED, v), None
-    if keys == {FAKE}:
-        kind = raw[FAKE]
-        if kind not in FAKE_KINDS:
-            close = difflib.get_close_matches(str(kind), list(FAKE_KINDS), n=1)
-            return None, (f"unknown fake kind `{kind}`" + (f" (did you mean `{close[0]}`?)" if close else "")
-                          + f"; kinds: {', '.join(FAKE_KINDS)}")
-        return Rule(FAKE, kind), None
-    if HASH in keys and keys <= {HASH, "format"}:
-        key = raw[HASH]
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_]+", key):
-            return None, "hash: a key name of letters, digits and _ (the key itself comes from the environment)"
-        fmt = raw.get("format")
-        if fmt is not None and fmt not in HASH_FORMATS:
-            return None, f"hash format must be one of {', '.join(HASH_FORMATS)}"
-        return Rule(HASH, key, fmt), None
-    return None, f"unknown rule {raw!r} (keep, null, {{fixed: V}}, {{fake: KIND}}, {{hash: KEY, format: hex|email|int}})"
+    def from_profile(cls, profile: Profile) -> "Rules":
+        """The rules of a profile: its typed ``data.anonymise`` and ``data.subset``
+        (the loader has reported their problems with file and line)."""
+        return cls(profile.anonymise, profile.subset, f"profile {profile.name}")
 
 
 # -- keys -------------------------------------------------------------------------------
@@ -308,7 +211,7 @@ def _close(name: str, options) -> str:
     return f" (did you mean `{m[0]}`?)" if m else ""
 
 
-def hash_format(rule: Rule, column: Column) -> str:
+def hash_format(rule: AnonymiseRule, column: Column) -> str:
     return rule.format or ("int" if column.is_integer else "hex")
 
 
@@ -334,8 +237,8 @@ def check_rules(rules: Rules, schema: Schema, excluded: set[str] = frozenset()) 
         if fk.table in excluded or fk.parent in excluded or fk.parent not in tables:
             continue
         for c, p in zip(fk.columns, fk.parent_columns):
-            rc = rules.rule(fk.table, c) or Rule(KEEP)
-            rp = rules.rule(fk.parent, p) or Rule(KEEP)
+            rc = rules.rule(fk.table, c) or AnonymiseRule(KEEP)
+            rp = rules.rule(fk.parent, p) or AnonymiseRule(KEEP)
             if rc.kind not in (KEEP, HASH) or rp.kind not in (KEEP, HASH):
                 continue  # reported as a key column above
             if not rc.same_mapping(rp):
@@ -376,7 +279,7 @@ def check_rules(rules: Rules, schema: Schema, excluded: set[str] = frozenset()) 
                          "{fake: KIND} or {hash: KEY}; see docs/subset.md.")
 
 
-def _rule_problems(schema: Schema, table: str, col: Column, rule: Rule) -> list[str]:
+def _rule_problems(schema: Schema, table: str, col: Column, rule: AnonymiseRule) -> list[str]:
     t = schema.tables[table]
     name = f"{table}.{col.name}"
     key_cols = set(t.primary_key) | {c for fk in t.foreign_keys for c in fk.columns} | \

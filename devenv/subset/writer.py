@@ -18,7 +18,6 @@ decimal (``CAST``), date and time values as the server prints them in UTC
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,8 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.datasets import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, load_sql_tail
+from ..data.dataset_dir import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, load_sql_tail
 from ..data.generators.csvout import CsvFile, q
+from ..digest import sha256_bytes
 from ..ui import Reporter
 from .anonymise import Anonymiser
 from .errors import SubsetError
@@ -267,9 +267,9 @@ def write_schema_sql(out: Path, source, order: list[str]) -> None:
 
 def checksum(entries: dict[str, dict], order: list[str], load_text_without_id: str, rules_json: dict) -> str:
     data = json.dumps({"tables": [[n, entries[n]["sha256"], entries[n]["rows"]] for n in order],
-                       "load": hashlib.sha256(load_text_without_id.encode()).hexdigest(),
+                       "load": sha256_bytes(load_text_without_id.encode()),
                        "rules": rules_json}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(data.encode()).hexdigest()
+    return sha256_bytes(data.encode())
 
 
 def finish(out: Path, schema: Schema, order: list[str], entries: dict[str, dict], manifest_extra: dict,

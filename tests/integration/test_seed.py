@@ -130,7 +130,7 @@ def test_loaded_dataset_has_the_manifests_row_counts(loaded, dataset):
 def test_foreign_keys_declared_and_holding(loaded):
     [[declared]] = loaded.sql("SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS "
                               "WHERE CONSTRAINT_SCHEMA = 'shop'")
-    fks = [(t.name, fk) for t in ShopGenerator.tables for fk in t.foreign_keys]
+    fks = [(t.name, fk) for t in ShopGenerator.tables for fk in t.references]
     assert int(declared) == len(fks)
     for table, fk in fks:
         [[orphans]] = loaded.sql(

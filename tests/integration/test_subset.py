@@ -17,7 +17,6 @@ import csv
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -29,7 +28,8 @@ import docker.errors
 import pytest
 from docker.types import Mount
 
-from devenv.data.datasets import SEED_MOUNT, materialize
+from devenv.data.dataset_dir import SEED_MOUNT
+from devenv.data.datasets import materialize
 from devenv.engine.client import Engine
 from devenv.engine.images import ensure_images
 from devenv.profile import ProfileStore
@@ -40,6 +40,7 @@ from devenv.subset.closure import salt
 from devenv.subset.memory import MemorySource
 from devenv.ui import SilentReporter
 from tests.conftest import FIXTURES, REFERENCE, REPO
+from tests.ports import free_port
 from tests.integration.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.integration]
@@ -53,12 +54,6 @@ SUB = FIXTURES / "subset"
 SHOP_RULES = Rules.from_file(SUB / "shop-rules.yaml")
 OUT_MOUNT = "/srv/subset-out"       # the tests' output directory, seen from the production container
 R = SilentReporter()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

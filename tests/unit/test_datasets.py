@@ -165,7 +165,7 @@ def _check_integrity(rows: dict[str, list[dict[str, str]]]) -> None:
     ids = {t: {r["id"] for r in rows[t]} for t in rows}
     for t in gen.tables:
         assert len(ids[t.name]) == len(rows[t.name]), f"{t.name}: duplicate ids"
-        for fk in t.foreign_keys:
+        for fk in t.references:
             orphans = [r for r in rows[t.name] if r[fk.column] not in ids[fk.parent]]
             assert not orphans, f"{t.name}.{fk.column} -> {fk.parent}: {len(orphans)} orphans, e.g. {orphans[0]}"
     # unique keys of the schema (utf8mb4_general_ci: case-insensitive)

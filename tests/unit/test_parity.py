@@ -19,7 +19,8 @@ from devenv.parity.facts import CountingHost, decode_socket, gather, parse_rows
 from devenv.parity.model import Account, FileFact, FingerprintFile, HostFingerprint, ListeningSocket
 from devenv.parity.script import check_path, facts_command
 from devenv.parity.targets import Target
-from devenv.parity.verify import CheckResult, Expectation, ServiceVerify, VerifyReport, _diff, evaluate
+from devenv.parity.check_result import CheckResult
+from devenv.parity.verify import Expectation, ServiceVerify, VerifyReport, _diff, evaluate
 
 
 # -- apt version matching ---------------------------------------------------------

@@ -226,3 +226,82 @@ def test_reference_profiles_load_and_inherit():
     assert large.dataset.size == "large"
     assert s.load("large-images").imageset.count >= 10_000
     assert set(large.services) == {"web", "php", "db", "cache"}
+
+
+# -- data.anonymise / data.subset: typed in the model -------------------------------
+
+ANON_PARENT = """\
+extends: parent
+data:
+  anonymise:
+    users: {email: {hash: email, format: email}, display_name: {fake: name}, note: "null"}
+  subset: {start: [orders], cut: [users.referred_by]}
+"""
+
+
+def test_anonymise_and_subset_are_typed_and_merge_like_any_mapping(project):
+    from devenv.profile.model import AnonymiseRule, SubsetSettings
+    write(project / "profiles" / "anon.yaml", ANON_PARENT)
+    write(project / "profiles" / "anon-child.yaml", """\
+extends: anon
+data:
+  anonymise:
+    users: {email: "hash:email2", display_name: null, phone: "fake:phone"}
+  subset: {full: [countries]}
+""")
+    parent = store(project).load("anon")
+    assert parent.anonymise == {"users": {"email": AnonymiseRule("hash", "email", "email"),
+                                          "display_name": AnonymiseRule("fake", "name"),
+                                          "note": AnonymiseRule("null")}}
+    assert parent.subset == SubsetSettings(start=("orders",), cut=("users.referred_by",))
+    child = store(project).load("anon-child")
+    assert child.anonymise == {"users": {"email": AnonymiseRule("hash", "email2"),   # a string replaces whole
+                                         "note": AnonymiseRule("null"),              # inherited
+                                         "phone": AnonymiseRule("fake", "phone")}}   # display_name: removed by null
+    assert child.subset == SubsetSettings(start=("orders",), cut=("users.referred_by",), full=("countries",))
+    assert store(project).load("parent").anonymise == {} and store(project).load("parent").subset == SubsetSettings()
+
+
+def test_a_bad_anonymise_rule_is_named_with_its_file_and_line(project):
+    write(project / "profiles" / "anon.yaml", ANON_PARENT)
+    write(project / "profiles" / "bad-anon.yaml", "extends: anon\ndata:\n  anonymise:\n    users:\n"
+                                                  "      phone: 'fake:phnoe'\n")
+    with pytest.raises(ProfileError) as err:
+        store(project).load("bad-anon")
+    (issue,) = err.value.issues
+    assert "bad-anon.yaml:5:" in str(issue), str(issue)
+    assert "users.phone" in str(issue) and "did you mean `phone`" in str(issue)
+
+
+def test_only_show_reads_the_merged_mapping():
+    """The typed model is the only way to a setting: ``Profile.merged`` (the YAML
+    mapping after ``extends``) is read by the ``show`` command alone. (``raw`` and
+    ``subset_rules``, its old names, are gone.)"""
+    import ast
+    from pathlib import Path
+
+    import devenv
+    root = Path(devenv.__file__).resolve().parent
+    readers = []
+
+    class Readers(ast.NodeVisitor):
+        def __init__(self, path):
+            self.path, self.functions = path, ["<module>"]
+
+        def visit_FunctionDef(self, node):
+            self.functions.append(node.name)
+            self.generic_visit(node)
+            self.functions.pop()
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_Attribute(self, node):
+            if node.attr in ("merged", "subset_rules"):
+                readers.append((self.path, self.functions[-1], node.attr))
+            self.generic_visit(node)
+
+    for path in sorted(root.rglob("*.py")):
+        Readers(path.relative_to(root).as_posix()).visit(ast.parse(path.read_text(), str(path)))
+    assert readers, "devenv show no longer prints Profile.merged?"
+    others = [r for r in readers if not (r[0].startswith("cli") and r[1].startswith("show") and r[2] == "merged")]
+    assert not others, f"Profile.merged is for `devenv show` only; read the typed fields instead: {others}"

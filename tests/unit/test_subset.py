@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from devenv.data.datasets import load_sql
-from devenv.data.generators import Table as GenTable
+from devenv.data.generators import GeneratedTable
 from devenv.subset.closure import Closure, Start, picked_count, resolve_starts, salt
-from devenv.subset.dataset import open_dataset_dir
-from devenv.subset.errors import (DatasetDirectoryError, IntegrityError, RulesError, SchemaError, SubsetError)
+from devenv.data.dataset_dir import DatasetDirectoryError, open_dataset_dir
+from devenv.subset.errors import (IntegrityError, RulesError, SchemaError, SubsetError)
 from devenv.subset.memory import MemorySource
 from devenv.subset.rules import Rules
 from devenv.subset.run import Request, prepare, subset
@@ -262,7 +262,7 @@ def test_csv_encoding():
 def test_load_statement_matches_the_generators_for_plain_tables():
     t = shop().tables["orders"]
     ours = load_statement(t)
-    theirs = [line for line in load_sql("x", (GenTable("orders", t.column_names),), {"orders": 1}).splitlines()
+    theirs = [line for line in load_sql("x", (GeneratedTable("orders", t.column_names),), {"orders": 1}).splitlines()
               if line.startswith("LOAD DATA")]
     assert [ours] == theirs
 

@@ -8,7 +8,8 @@ from devenv.data.generators import words as W
 from devenv.subset import anonymise as A
 from devenv.subset.anonymise import Anonymiser, Faker, Hasher, Permutation
 from devenv.subset.errors import RulesError
-from devenv.subset.rules import Rule, Rules, check_rules, load_keys, looks_personal, parse_rule
+from devenv.profile.model import FAKE_KINDS, AnonymiseRule, parse_anonymise_rule
+from devenv.subset.rules import Rules, check_rules, load_keys, looks_personal
 from devenv.subset.schema import Column, ForeignKey, Schema, Table
 
 from tests.conftest import FIXTURES
@@ -43,21 +44,21 @@ GOOD = {"anonymise": {"users": {"email": {"hash": "email"}, "display_name": {"fa
 # -- parsing ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("raw, rule", [
-    ("keep", Rule("keep")),
-    (None, Rule("null")),
-    ("null", Rule("null")),
-    ({"fixed": "n/a"}, Rule("fixed", "n/a")),
-    ({"fixed": 0}, Rule("fixed", 0)),
-    ({"fake": "email"}, Rule("fake", "email")),
-    ({"hash": "email"}, Rule("hash", "email")),
-    ({"hash": "email", "format": "email"}, Rule("hash", "email", "email")),
-    ("fake:phone", Rule("fake", "phone")),
-    ("hash:k1", Rule("hash", "k1")),
-    ("hash:k1:email", Rule("hash", "k1", "email")),
-    ("fixed:x:y", Rule("fixed", "x:y")),
+    ("keep", AnonymiseRule("keep")),
+    (None, AnonymiseRule("null")),
+    ("null", AnonymiseRule("null")),
+    ({"fixed": "n/a"}, AnonymiseRule("fixed", "n/a")),
+    ({"fixed": 0}, AnonymiseRule("fixed", 0)),
+    ({"fake": "email"}, AnonymiseRule("fake", "email")),
+    ({"hash": "email"}, AnonymiseRule("hash", "email")),
+    ({"hash": "email", "format": "email"}, AnonymiseRule("hash", "email", "email")),
+    ("fake:phone", AnonymiseRule("fake", "phone")),
+    ("hash:k1", AnonymiseRule("hash", "k1")),
+    ("hash:k1:email", AnonymiseRule("hash", "k1", "email")),
+    ("fixed:x:y", AnonymiseRule("fixed", "x:y")),
 ])
 def test_rule_forms(raw, rule):
-    assert parse_rule(raw) == (rule, None)
+    assert parse_anonymise_rule(raw) == (rule, None)
 
 
 @pytest.mark.parametrize("raw, text", [
@@ -69,7 +70,7 @@ def test_rule_forms(raw, rule):
     ({"fake": "name", "hash": "k"}, "unknown rule"),
 ])
 def test_bad_rules_are_explained(raw, text):
-    rule, problem = parse_rule(raw)
+    rule, problem = parse_anonymise_rule(raw)
     assert rule is None and text in problem
 
 
@@ -88,20 +89,27 @@ def test_rules_file_reports_every_problem_with_its_line(tmp_path):
 
 def test_fixture_rules_load():
     rules = Rules.from_file(FIXTURES / "subset" / "shop-rules.yaml")
-    assert rules.rule("users", "email") == Rule("hash", "email", "email")
-    assert rules.rule("newsletter_subscriptions", "note") == Rule("null")
+    assert rules.rule("users", "email") == AnonymiseRule("hash", "email", "email")
+    assert rules.rule("newsletter_subscriptions", "note") == AnonymiseRule("null")
     assert rules.subset.start == ("orders",)
     assert rules.key_names() == ["email"]
 
 
-def test_rules_from_a_profile_mapping():
-    class P:
-        name = "base"
-        raw = {"data": {"dataset": {"name": "shop"}, "anonymise": GOOD["anonymise"], "subset": {"cut": ["a.b"]}}}
-    rules = Rules.from_profile(P())
-    assert rules.rule("users", "display_name") == Rule("fake", "name")
-    assert rules.subset.cut == ("a.b",)
-    assert rules.origin == "profile base"
+def test_rules_from_a_profile_are_its_typed_fields(project):
+    """A profile's data.anonymise / data.subset arrive typed; from_profile reads only those."""
+    import yaml
+    from devenv.profile import ProfileStore
+    (project / "profiles" / "anon.yaml").write_text(yaml.safe_dump({
+        "extends": "parent",
+        "data": {"anonymise": GOOD["anonymise"], "subset": {"cut": ["news.user_id"], "full": ["shops"]}}}))
+    profile = ProfileStore.locate(project / "profiles").load("anon")
+    rules = Rules.from_profile(profile)
+    assert rules.anonymise is profile.anonymise and rules.subset is profile.subset
+    assert rules.rule("users", "display_name") == AnonymiseRule("fake", "name")
+    assert rules.rule("users", "email") == AnonymiseRule("hash", "email")
+    assert rules.subset.cut == ("news.user_id",) and rules.subset.full == ("shops",) and rules.subset.start == ()
+    assert rules.origin == "profile anon"
+    check_rules(rules, shop_schema())
 
 
 # -- checks against the schema ---------------------------------------------------------------
@@ -197,10 +205,17 @@ def test_fake_vocabulary_is_disjoint_from_the_generators():
 
 def test_fakes_are_deterministic_and_do_not_depend_on_the_original():
     f = Faker(A.fake_key(1), "users", col("display_name", length=100), "name")
-    assert f("Ada Lovelace", "7") == f("Grace Hopper", "7")
-    assert f("x", "7") != f("x", "8") or f("x", "8") != f("x", "9")
-    assert Faker(A.fake_key(2), "users", col("display_name"), "name")("x", "7") != f("x", "7") or \
-        Faker(A.fake_key(2), "users", col("display_name"), "name")("x", "8") != f("x", "8")
+    again = Faker(A.fake_key(1), "users", col("display_name", length=100), "name")
+    other_seed = Faker(A.fake_key(2), "users", col("display_name", length=100), "name")
+    rows = [str(i) for i in range(200)]
+    assert f("Ada Lovelace", "7") == f("Grace Hopper", "7")              # the original does not matter
+    assert [f("x", r) for r in rows] == [again("x", r) for r in rows]   # same seed, same values
+    # names come from finite word lists, so two rows (or two seeds) may pick the same
+    # one; over 200 rows the values must vary with the row and with the seed
+    by_row = [f("x", r) for r in rows]
+    assert len(set(by_row)) > 100, by_row
+    differing = sum(f("x", r) != other_seed("x", r) for r in rows)
+    assert differing > 150, f"only {differing} of 200 rows change with the seed"
     assert f(None, "7") is None
 
 
@@ -255,13 +270,13 @@ def test_integer_hash_of_32_and_64_bit_columns_stays_in_range():
 
 
 def test_text_hash_keeps_equal_values_equal_and_folds_case_like_the_collation():
-    ci = Hasher(KEY, col("email"), Rule("hash", "k", "email"))
-    cs = Hasher(KEY, col("email", collation="utf8mb4_bin"), Rule("hash", "k"))
+    ci = Hasher(KEY, col("email"), AnonymiseRule("hash", "k", "email"))
+    cs = Hasher(KEY, col("email", collation="utf8mb4_bin"), AnonymiseRule("hash", "k"))
     assert ci("Ada@Example.test", "1") == ci("ada@example.test ", "2")
     assert cs("Ada@Example.test", "1") != cs("ada@example.test", "1")
     assert ci("a@b.c", "1").endswith("@example.invalid") and len(ci("a@b.c", "1")) == 32 + len("@example.invalid")
     assert len(cs("a@b.c", "1")) == 32 and cs(None, "1") is None
-    other = Hasher(b"o" * 32, col("email"), Rule("hash", "k", "email"))
+    other = Hasher(b"o" * 32, col("email"), AnonymiseRule("hash", "k", "email"))
     assert other("a@b.c", "1") != ci("a@b.c", "1")
 
 
@@ -282,7 +297,6 @@ def test_profile_schema_fragment_matches_the_rules_when_present():
     import jsonschema
 
     from devenv.profile.schema import profile_schema
-    from devenv.subset.rules import FAKE_KINDS
     schema = profile_schema()
     defs = schema.get("$defs", {})
     if "anonymise_rule" not in defs:

@@ -17,18 +17,26 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+# What a generator declares about the tables it writes: the CSV layout and the
+# references between them. Not a database schema (no types, no keys): that is
+# ``devenv.subset.schema.Table`` / ``ForeignKey``, read from a live server.
+
 @dataclass(frozen=True)
-class ForeignKey:
+class GeneratedReference:
+    """``column`` of a generated table holds ids of ``parent.parent_column``."""
+
     column: str
     parent: str          # parent table
     parent_column: str = "id"
 
 
 @dataclass(frozen=True)
-class Table:
+class GeneratedTable:
+    """One CSV file of a generator: the table it loads into and its column order."""
+
     name: str
     columns: tuple[str, ...]
-    foreign_keys: tuple[ForeignKey, ...] = ()
+    references: tuple[GeneratedReference, ...] = ()
 
     @property
     def file(self) -> str:
@@ -50,7 +58,7 @@ class Generator(Protocol):
     #: scale key -> what it means (for errors and docs)
     scale_keys: dict[str, str]
     #: tables, parents before children (the load order)
-    tables: tuple[Table, ...]
+    tables: tuple[GeneratedTable, ...]
 
     def generate(self, out, params: dict, imageset, workers: int, progress) -> dict[str, TableResult]:
         """Write one CSV per table into ``out``; ``params`` is the resolved scale

@@ -32,7 +32,7 @@ from typing import Callable
 
 from .. import derive_seed
 from ..imagesets import image_path
-from . import ForeignKey, Table, TableResult
+from . import GeneratedReference, GeneratedTable, TableResult
 from . import words as W
 from .csvout import CHUNK_ROWS, Clock, CsvFile, q, utc
 
@@ -51,18 +51,18 @@ ACTIVE, SOLD_OUT, DRAFT, REMOVED = range(4)
 CENT_ENDINGS = (0, 50, 90, 99)
 
 TABLES = (
-    Table("users", ("id", "email", "display_name", "created_at")),
-    Table("shops", ("id", "owner_user_id", "name", "slug", "created_at"),
-          (ForeignKey("owner_user_id", "users"),)),
-    Table("listings", ("id", "shop_id", "title", "description", "price_cents", "currency", "quantity",
+    GeneratedTable("users", ("id", "email", "display_name", "created_at")),
+    GeneratedTable("shops", ("id", "owner_user_id", "name", "slug", "created_at"),
+          (GeneratedReference("owner_user_id", "users"),)),
+    GeneratedTable("listings", ("id", "shop_id", "title", "description", "price_cents", "currency", "quantity",
                        "state", "created_at", "updated_at"),
-          (ForeignKey("shop_id", "shops"),)),
-    Table("listing_images", ("id", "listing_id", "position", "path", "width", "height"),
-          (ForeignKey("listing_id", "listings"),)),
-    Table("orders", ("id", "buyer_user_id", "shop_id", "status", "total_cents", "currency", "created_at"),
-          (ForeignKey("buyer_user_id", "users"), ForeignKey("shop_id", "shops"))),
-    Table("order_items", ("id", "order_id", "listing_id", "quantity", "unit_price_cents"),
-          (ForeignKey("order_id", "orders"), ForeignKey("listing_id", "listings"))),
+          (GeneratedReference("shop_id", "shops"),)),
+    GeneratedTable("listing_images", ("id", "listing_id", "position", "path", "width", "height"),
+          (GeneratedReference("listing_id", "listings"),)),
+    GeneratedTable("orders", ("id", "buyer_user_id", "shop_id", "status", "total_cents", "currency", "created_at"),
+          (GeneratedReference("buyer_user_id", "users"), GeneratedReference("shop_id", "shops"))),
+    GeneratedTable("order_items", ("id", "order_id", "listing_id", "quantity", "unit_price_cents"),
+          (GeneratedReference("order_id", "orders"), GeneratedReference("listing_id", "listings"))),
 )
 
 SCALE_KEYS = {
