@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from . import names
 from .render import Stack
-from .settings import Naming, compose_fields
+from .settings import compose_fields
 
 
 def compose_document(stack: Stack) -> dict:
     profile = stack.profile
-    naming = Naming(volume=lambda v: names.volume_name(profile.name, v))
+    naming = stack.naming()
     services: dict = {}
     volumes: dict = {}
     for name in stack.order():

@@ -29,7 +29,7 @@ import jinja2
 import jinja2.sandbox
 from .errors import DevenvError, TemplateError
 from .profile.model import OsSpec, Profile, Service
-from .settings import settings_values
+from .settings import Naming, settings_values
 
 LABEL = "dev.devenv"
 # Bump when the way base images are made (devenv.engine.images) changes, so that
@@ -145,6 +145,14 @@ class Stack:
     profile: Profile
     base: BaseImage
     services: dict[str, ServicePlan] = field(default_factory=dict)
+    project_root: Path | None = None    # where mount sources are
+
+    def naming(self) -> Naming:
+        """Engine volume names and host paths of mount sources, for the settings."""
+        from . import names
+        root = self.project_root
+        return Naming(volume=lambda v: names.volume_name(self.name, v),
+                      source=lambda rel: str((root / rel).resolve()) if root else rel)
 
     @property
     def name(self) -> str:
@@ -217,7 +225,7 @@ class Renderer:
             image = self._image(profile, service, base)
             holds = dataset if profile.dataset and profile.dataset.service == name else None
             services[name] = ServicePlan(service, image, holds)
-        return Stack(profile, base, services)
+        return Stack(profile, base, services, self.project_root)
 
     def _context(self, profile: Profile, service: Service, base: BaseImage) -> dict[str, Any]:
         return {
@@ -251,6 +259,8 @@ class Renderer:
             executable = found is not None and os.access(found / template, os.X_OK)
             files[rel] = ContextFile(rel, data, 0o755 if executable else 0o644)
         for dest, source in service.copy:
+            if any(dest == m.target or dest.startswith(m.target.rstrip("/") + "/") for m in service.mounts):
+                continue   # the working tree is mounted there: the image need not carry (nor hash) it
             for rel_src, path in self._sources(source, service):
                 rel = "rootfs" + dest + (("/" + rel_src) if rel_src else "")
                 mode = 0o755 if os.access(path, os.X_OK) else 0o644

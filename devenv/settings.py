@@ -53,6 +53,7 @@ class Naming:
     so that settings stay free of naming policy."""
 
     volume: Callable[[str], str]   # short volume name -> engine volume name
+    source: Callable[[str], str] = lambda rel: rel   # project-relative mount source -> host path
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,11 @@ SETTINGS: tuple[Setting, ...] = (
             lambda sp: healthcheck_value(sp.service.healthcheck),
             lambda sp, n: {"healthcheck": sp.service.healthcheck},
             _compose_healthcheck),
+    Setting("mounts", ("mounts",),
+            lambda sp: [[m.target, m.source] for m in sp.service.mounts],
+            lambda sp, n: {"mounts": tuple((n.source(m.source), m.target) for m in sp.service.mounts)},
+            lambda sp, n: {"volumes": [{"type": "bind", "source": n.source(m.source), "target": m.target}
+                                       for m in sp.service.mounts]} if sp.service.mounts else {}),
     # the dataset the database service holds: a changed dataset recreates that
     # container (the volume is kept; `up` then warns)
     Setting("dataset", (),
@@ -151,7 +157,11 @@ def spec_fields(sp: "ServicePlan", naming: Naming) -> dict[str, Any]:
 def compose_fields(sp: "ServicePlan", naming: Naming) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for s in SETTINGS:
-        out.update(s.compose(sp, naming))
+        for key, value in s.compose(sp, naming).items():
+            if isinstance(value, list) and isinstance(out.get(key), list):
+                out[key] = out[key] + value      # named volumes, then source mounts
+            else:
+                out[key] = value
     return out
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from . import names
 from .profile.model import Healthcheck, Port
 from .render import ServicePlan, Stack
-from .settings import Naming, spec_fields
+from .settings import spec_fields
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,8 @@ class ContainerSpec:
     ports: tuple[Port, ...] = ()
     volumes: tuple[tuple[str, str], ...] = ()     # (engine volume name, target)
     binds: tuple[Bind, ...] = ()
+    mounts: tuple[tuple[str, str], ...] = ()      # source mounts: (host path, target), read-write
     healthcheck: Healthcheck | None = None
-
-
-def naming_of(stack: Stack) -> Naming:
-    return Naming(volume=lambda v: names.volume_name(stack.name, v))
 
 
 def container_spec(stack: Stack, sp: ServicePlan, binds: tuple[Bind, ...] = ()) -> ContainerSpec:
@@ -54,5 +51,5 @@ def container_spec(stack: Stack, sp: ServicePlan, binds: tuple[Bind, ...] = ()) 
         aliases=(s.name,),
         labels=names.service_labels(stack.name, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash},
         binds=binds,
-        **spec_fields(sp, naming_of(stack)),
+        **spec_fields(sp, stack.naming()),
     )

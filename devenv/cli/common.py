@@ -54,7 +54,7 @@ class Context:
                 p = self.project
                 if not p.profiles_dir.is_dir():
                     raise ProfileNotFoundError(f"project {p.root} has no profiles directory {p.profiles_dir}")
-                self._store = ProfileStore(p.profiles_dir.resolve(), p.recipes_dir.resolve())
+                self._store = ProfileStore(p.profiles_dir.resolve(), p.recipes_dir.resolve(), p.root)
         return self._store
 
     def renderer(self) -> Renderer:

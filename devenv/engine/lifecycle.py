@@ -109,7 +109,8 @@ def _create(engine: Engine, spec: ContainerSpec) -> str:
     host_config = engine.api.create_host_config(
         port_bindings={f"{p.container}/{p.protocol}": (p.host_ip, p.host) for p in spec.ports},
         mounts=[Mount(target, source, type="volume") for source, target in spec.volumes],
-        binds={b.source: {"bind": b.target, "mode": "ro" if b.read_only else "rw"} for b in spec.binds} or None,
+        binds={**{b.source: {"bind": b.target, "mode": "ro" if b.read_only else "rw"} for b in spec.binds},
+               **{src: {"bind": target, "mode": "rw"} for src, target in spec.mounts}} or None,
         network_mode=spec.network,
         init=False,
     )

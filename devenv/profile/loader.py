@@ -28,6 +28,11 @@ class ProfileStore:
 
     profiles_dir: Path
     images_dir: Path
+    project_root: Path | None = None   # where mounts: point into (default: the profiles directory's parent)
+
+    @property
+    def root(self) -> Path:
+        return self.project_root or self.profiles_dir.parent
 
     @classmethod
     def locate(cls, profiles_dir: str | Path | None = None) -> "ProfileStore":
@@ -98,7 +103,8 @@ class ProfileStore:
         def locate(path: tuple) -> Location:
             return _locate_in_chain(chain, path)
 
-        issues = schema.validate(merged, locate, level="merged") + _semantic_issues(merged, locate)
+        issues = schema.validate(merged, locate, level="merged") + _semantic_issues(merged, locate) \
+            + _mount_issues(merged, locate, self.root)
         if issues:
             raise ProfileError(issues, summary=f"profile `{name}` is invalid after merging "
                                                f"{' <- '.join(l.file for l in chain)}")
@@ -174,6 +180,32 @@ def _semantic_issues(merged: dict, locate) -> list[ProfileIssue]:
                 issues.append(ProfileIssue(locate(("services", svc, "ports", i)),
                                            f"port {port.host_ip}:{port.host} is published by both {taken[key]} and {svc}"))
             taken[key] = svc
+    return issues
+
+
+def _mount_issues(merged: dict, locate, root: Path) -> list[ProfileIssue]:
+    """Every mount source is a path of the project that exists, symlinks resolved."""
+    issues: list[ProfileIssue] = []
+    real_root = root.resolve()
+    for svc, spec in sorted((merged.get("services") or {}).items()):
+        for target, source in sorted((spec.get("mounts") or {}).items()):
+            if source is None:
+                continue
+            where = locate(("services", svc, "mounts", target))
+            if os.path.isabs(source):
+                issues.append(ProfileIssue(where, f"service {svc}: mount source `{source}` is an absolute path",
+                                           f"mount sources are paths of the project, relative to {root}"))
+                continue
+            path = root / source
+            real = path.resolve()
+            if real != real_root and real_root not in real.parents:
+                lexical = Path(os.path.normpath(real_root / source))
+                inside = lexical == real_root or real_root in lexical.parents
+                why = "leads out of the project through a symlink" if inside else "is outside the project"
+                issues.append(ProfileIssue(where, f"service {svc}: mount source `{source}` {why} ({real})",
+                                           f"mount sources must stay inside the project {root}"))
+            elif not path.exists():
+                issues.append(ProfileIssue(where, f"service {svc}: mount source `{source}` does not exist ({path})"))
     return issues
 
 

@@ -69,13 +69,22 @@ class VolumeMount:
 
 
 @dataclass(frozen=True)
+class SourceMount:
+    """A project path bind-mounted into the container (``mounts:``)."""
+
+    target: str    # absolute path in the container
+    source: str    # path relative to the project root, normalised (no leading ./)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     recipe: str
     description: str = ""
     packages: tuple[Package, ...] = ()
     files: tuple[tuple[str, str], ...] = ()   # (path in image, template under images/)
-    copy: tuple[tuple[str, str], ...] = ()    # (path in image, source under images/)
+    copy: tuple[tuple[str, str], ...] = ()    # (path in image, recipe source or ./project path)
+    mounts: tuple[SourceMount, ...] = ()      # development: project paths mounted over the image
     ports: tuple[Port, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
@@ -333,6 +342,8 @@ def build_service(name: str, data: dict) -> Service:
         packages=tuple(Package(n, None if v in (None, "*") else str(v)) for n, v in sorted((data.get("packages") or {}).items())),
         files=tuple(sorted((data.get("files") or {}).items())),
         copy=tuple(sorted((data.get("copy") or {}).items())),
+        mounts=tuple(SourceMount(t, normpath(src)) for t, src in sorted((data.get("mounts") or {}).items())
+                     if src is not None),
         ports=tuple(parse_port(p) for p in data.get("ports") or []),
         volumes=tuple(VolumeMount(n, t) for n, t in sorted((data.get("volumes") or {}).items())),
         environment=tuple((k, _env_value(v)) for k, v in sorted((data.get("environment") or {}).items())),

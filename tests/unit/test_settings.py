@@ -6,7 +6,7 @@ import pytest
 
 from devenv.compose import compose_document
 from devenv.profile import ProfileStore
-from devenv.profile.model import Healthcheck, Port, Service, VolumeMount
+from devenv.profile.model import Healthcheck, Port, Service, SourceMount, VolumeMount
 from devenv.render import Renderer, ServicePlan
 from devenv.settings import IMAGE_FIELDS, OTHER_FIELDS, SETTINGS, classified_fields
 from devenv.spec import container_spec
@@ -35,6 +35,7 @@ CHANGES = {
     "ports": (Port(container=81, host=18081),),
     "volumes": (VolumeMount("other", "/srv/other"),),
     "healthcheck": Healthcheck(test=("CMD", "false"), interval=2.0),
+    "mounts": (SourceMount("/srv/app", "app"),),
 }
 
 
