@@ -320,10 +320,13 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
     tmp = _partial_dir(final, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    import threading
     stream: list[_ArchiveStream] = []
+    cancelled = threading.Event()
     interrupted = saved = False
 
     def cut() -> None:
+        cancelled.set()
         for s in stream:
             s.abort()
 
@@ -335,11 +338,16 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
         read = [0]
 
         def progress(n: int) -> None:
+            if cancelled.is_set():
+                raise KeyboardInterrupt  # ends the worker; the main thread handles the real one
             read[0] += n
             reporter.detail(f"{read[0] / 1e6:.0f} MB read, {read[0] / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
 
         def copy():
             stream.append(_ArchiveStream(engine.api, container, volume_target))
+            if cancelled.is_set():  # Ctrl-C came while the request was being made
+                stream[0].abort()
+                raise KeyboardInterrupt
             return _rewrite_archive(stream[0].chunks(), tmp / ARCHIVE, root, f"{container}:{volume_target}",
                                     level, progress)
 

@@ -19,6 +19,11 @@ from .client import Engine
 VOLUME_MOUNT = "/vol"
 
 
+# The kinds of helper containers. Service containers carry ``KIND=service`` too (an
+# image label they inherit), so helpers are told apart by these values, never by the key.
+HELPER_KINDS = frozenset({"probe", "restore", "switch", "clean", "wipe"})
+
+
 class HelperError(DevenvError):
     """A helper container could not do its job (the engine refused, or its script failed)."""
 
@@ -26,6 +31,7 @@ class HelperError(DevenvError):
 
 
 def helper_labels(profile: str, kind: str) -> dict[str, str]:
+    assert kind in HELPER_KINDS, kind
     return names.extra_labels() | {names.MANAGED: "true", names.PROFILE: profile, names.KIND: kind}
 
 
@@ -81,8 +87,32 @@ def remove_stale_helpers(engine: Engine, profile: str) -> list[str]:
         found = engine.api.containers(all=True, filters={"label": [f"{names.PROFILE}={profile}", names.KIND]})
     except docker.errors.APIError as exc:
         raise HelperError(f"cannot list the helper containers of {profile}: {exc.explanation or exc}") from None
-    removed = []
+    removed, removed_ids = [], []
     for c in found:
-        remove_helper(engine, c["Id"])
+        labels = c.get("Labels") or {}
+        if labels.get(names.KIND) not in HELPER_KINDS or names.SERVICE in labels:
+            continue
+        try:
+            remove_helper(engine, c["Id"])
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise HelperError(f"cannot remove helper container {c['Id'][:12]} of {profile}: "
+                                  f"{exc.explanation or exc}") from None
         removed.append((c.get("Names") or [c["Id"][:12]])[0].lstrip("/"))
+        removed_ids.append(c["Id"])
+    _wait_gone(engine, removed_ids)
     return removed
+
+
+def _wait_gone(engine: Engine, ids: list[str], seconds: float = 20) -> None:
+    """The engine may still be removing a helper (one busy with an archive upload) when
+    ``remove`` returns; until it is gone, its volume is in use."""
+    import time
+    deadline = time.monotonic() + seconds
+    for cid in ids:
+        while time.monotonic() < deadline:
+            try:
+                engine.api.inspect_container(cid)
+            except docker.errors.NotFound:
+                break
+            time.sleep(0.1)
