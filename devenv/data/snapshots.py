@@ -38,6 +38,7 @@ import docker.errors
 import zstandard
 
 from ..errors import DevenvError, NotFoundError
+from . import _pid_alive
 from ..ui import Reporter
 
 ARCHIVE = "datadir.tar.zst"
@@ -206,21 +207,11 @@ def remove_stale_partials(profile_dir: Path) -> list[Path]:
             pid = int(path.name.rsplit("-", 1)[1])
         except ValueError:
             continue
-        if pid != os.getpid() and _alive(pid):
+        if pid != os.getpid() and _pid_alive(pid):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _in_worker(fn, on_interrupt):

@@ -90,7 +90,9 @@ def remove_stale_helpers(engine: Engine, profile: str) -> list[str]:
     removed, removed_ids = [], []
     for c in found:
         labels = c.get("Labels") or {}
-        if labels.get(names.KIND) not in HELPER_KINDS or names.SERVICE in labels:
+        # helpers inherit the image's labels (dev.devenv.service too); only service
+        # containers carry a config hash
+        if labels.get(names.KIND) not in HELPER_KINDS or names.CONFIG_HASH in labels:
             continue
         try:
             remove_helper(engine, c["Id"])

@@ -101,11 +101,12 @@ def test_prepare_leaves_empty_and_interrupted_seed_to_the_seeding(out, state):
 def test_remove_stale_helpers_removes_only_helpers_of_the_profile():
     api = mock.create_autospec(docker.APIClient, instance=True)
     api.containers.return_value = [
-        {"Id": "h1", "Names": ["/x"], "Labels": {names.PROFILE: "p1", names.KIND: "restore"}},
+        # a helper inherits its image's labels, dev.devenv.service among them
+        {"Id": "h1", "Names": ["/x"], "Labels": {names.PROFILE: "p1", names.KIND: "restore", names.SERVICE: "db"}},
         {"Id": "h2", "Names": ["/y"], "Labels": {names.PROFILE: "p1", names.KIND: "switch"}},
         # service containers inherit KIND=service from their image: never helpers
         {"Id": "s1", "Names": ["/devenv-p1-db"], "Labels": {names.PROFILE: "p1", names.KIND: "service",
-                                                           names.SERVICE: "db"}},
+                                                           names.SERVICE: "db", names.CONFIG_HASH: "abc"}},
     ]
     api.inspect_container.side_effect = docker.errors.NotFound("gone")
     client = mock.Mock()
