@@ -9,15 +9,13 @@ file in it.
 Consistency: the database container is stopped while the volume is read. On the
 way the tar stream is rewritten with the system schema (``COMPLETION_DIR``) last.
 
-Restore checks before it touches the volume: the server image must be the one the
-snapshot was taken with, the archive must be byte for byte the one saved (its
-sha256 is in the manifest; the per-file sha256s are checked instead for snapshots
-without it), and, when the volume holds data, every member must stay inside the
-volume (no absolute paths, no ``..``, no links pointing out, no devices). Then the
-archive is decompressed straight into the volume through the Engine's archive API
-(no staging copy), each member header checked again on the way. A restore cut
-short leaves a volume without the system schema, which ``devenv up`` recognises
-and restores again.
+Restore (``engine/restore.py``) reads the archive once through ``verified_chunks``:
+the server image must be the one the snapshot was taken with, every member must stay
+inside the volume (no absolute paths, no ``..``, no links pointing out, no devices,
+none of devenv's reserved names), every file's sha256 must match the manifest,
+nothing may be missing or cut off, and the compressed file must be byte for byte the
+one saved. The stream goes into a staging directory of the volume; only a stream
+that verified completely is switched in.
 """
 
 from __future__ import annotations
@@ -39,8 +37,8 @@ from typing import BinaryIO, Iterator
 import docker.errors
 import zstandard
 
-from .. import names
 from ..errors import DevenvError, NotFoundError
+from . import _pid_alive
 from ..ui import Reporter
 
 ARCHIVE = "datadir.tar.zst"
@@ -49,6 +47,9 @@ FORMAT = 2
 # The datadir's system schema: saved last, restored last, so a volume without it
 # (but with other files) is a restore that did not finish.
 COMPLETION_DIR = "mysql"
+# Restore stages into <volume>/.devenv-restore and switches under the journal
+# <volume>/.devenv-switching (engine/datadir_state.py): a datadir may not hold them.
+RESERVED_NAMES = (".devenv-restore", ".devenv-switching")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CHUNK = 1 << 20
 
@@ -188,82 +189,225 @@ def is_completion_member(name: str, root: str) -> bool:
     return name == prefix or name.startswith(prefix + "/")
 
 
+class SaveInterrupted(DevenvError):
+    """Ctrl-C during ``snapshot save``: nothing was saved, the database restarted."""
+
+    exit_code = 130
+
+
+def _partial_dir(final: Path, pid: int) -> Path:
+    return final.parent / f".{final.name}.partial-{pid}"
+
+
+def remove_stale_partials(profile_dir: Path) -> list[Path]:
+    """Remove ``.NAME.partial-PID`` folders whose saving process is gone (a SIGKILLed save)."""
+    removed = []
+    for path in profile_dir.glob(".*.partial-*"):
+        try:
+            pid = int(path.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if pid != os.getpid() and _pid_alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _in_worker(fn, on_interrupt):
+    """Run ``fn`` in a worker thread; the main thread only waits, so Ctrl-C is handled at once.
+
+    A blocking socket read of the Engine's stream would otherwise delay the
+    KeyboardInterrupt (or swallow it, when the signal lands on a compressor thread).
+    On Ctrl-C ``on_interrupt`` unblocks the worker (closes its stream), the worker
+    gets a second to wind down, and KeyboardInterrupt goes on.
+    """
+    import threading
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="devenv-snapshot-save", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        on_interrupt()
+        worker.join(0.5)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class _ArchiveStream:
+    """The Engine's archive of one path, as a response that another thread can cut off."""
+
+    def __init__(self, api, container: str, path: str):
+        self.api = api
+        self.response = api._get(api._url("/containers/{0}/archive", container), params={"path": path},
+                                 stream=True, headers={"Accept-Encoding": "identity"})
+        api._raise_for_status(self.response)
+
+    def chunks(self):
+        return self.response.iter_content(CHUNK, False)
+
+    def abort(self) -> None:
+        """Unblock a reader and let the Engine see the connection go (it releases the container)."""
+        import socket
+        try:
+            sock = self.api._get_raw_response_socket(self.response)
+            getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError, docker.errors.APIError):
+            pass
+        try:
+            self.response.close()
+        except Exception:  # noqa: BLE001 - closing a cut-off stream may fail in many ways; it is closed
+            pass
+
+
+def _restart(engine, container: str, seconds: float = 1.2) -> bool:
+    """Start ``container`` again within ``seconds`` (a stop in progress may delay it); True when running."""
+    deadline = time.monotonic() + seconds
+    old_timeout = engine.api.timeout
+    engine.api.timeout = max(seconds, 0.5)
+    try:
+        while True:
+            try:
+                engine.api.start(container)
+                if engine.api.inspect_container(container)["State"]["Running"]:
+                    return True
+            except Exception:  # noqa: BLE001 - an engine still busy with the container: try again
+                pass
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+    finally:
+        engine.api.timeout = old_timeout
+
+
 def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str, container: str,
          volume_target: str, dataset: str | None, reporter: Reporter, level: int = 3) -> Snapshot:
     """Snapshot the volume mounted at ``volume_target`` of ``container`` (stopped meanwhile).
 
     The tar stream is rewritten on the way with the completion members (the system
-    schema) moved to the end, so that a restore cut short can be recognised.
+    schema) moved to the end. The files are written into ``.NAME.partial-PID`` and
+    renamed into place when complete; partials of dead processes are removed first.
+    Ctrl-C stops at once: the Engine's stream is cut, the partial removed, the
+    database started again, and ``SaveInterrupted`` raised.
     """
     final = store.dir_of(profile, name)
+    remove_stale_partials(final.parent)
     info = engine.api.inspect_container(container)
     image_id = info["Image"]
     image_tag = info["Config"]["Image"]
     was_running = info["State"]["Running"]
     root = posixpath.basename(volume_target.rstrip("/"))
-    tmp = final.parent / f".{name}.partial-{os.getpid()}"
+    tmp = _partial_dir(final, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    import threading
+    stream: list[_ArchiveStream] = []
+    cancelled = threading.Event()
+    interrupted = saved = False
+
+    def cut() -> None:
+        cancelled.set()
+        for s in stream:
+            s.abort()
+
     try:
         if was_running:
             with reporter.step(f"stop {service} for a consistent copy"):
-                engine.api.stop(container, timeout=60)
-        files: dict[str, dict] = {}
-        read = [0]
+                _in_worker(lambda: engine.api.stop(container, timeout=60), cut)
         start = time.monotonic()
+        read = [0]
 
         def progress(n: int) -> None:
+            if cancelled.is_set():
+                raise KeyboardInterrupt  # ends the worker; the main thread handles the real one
             read[0] += n
             reporter.detail(f"{read[0] / 1e6:.0f} MB read, {read[0] / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
 
+        def copy():
+            stream.append(_ArchiveStream(engine.api, container, volume_target))
+            if cancelled.is_set():  # Ctrl-C came while the request was being made
+                stream[0].abort()
+                raise KeyboardInterrupt
+            return _rewrite_archive(stream[0].chunks(), tmp / ARCHIVE, root, f"{container}:{volume_target}",
+                                    level, progress)
+
         with reporter.step(f"save snapshot {profile}/{name}"):
-            stream, _stat = engine.api.get_archive(container, volume_target, chunk_size=CHUNK)
-            cctx = zstandard.ZstdCompressor(level=level, threads=-1)
-            deferred: list[tuple[tarfile.TarInfo, tempfile.SpooledTemporaryFile | None]] = []
-            with open(tmp / ARCHIVE, "wb") as raw_out:
-                counted = _HashingWriter(raw_out)
-                with cctx.stream_writer(counted, closefd=False) as zout, \
-                        tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as out, \
-                        tarfile.open(fileobj=_ChunkReader(stream, progress), mode="r|") as src:
-                    for member in src:
-                        why = _safe(member, root)
-                        if why:
-                            raise SnapshotError(f"{container}:{volume_target} holds {member.name!r} ({why})")
-                        data = None
-                        if member.isreg():
-                            hashing = _HashingReader(src.extractfile(member))
-                            if is_completion_member(member.name, root):
-                                data = tempfile.SpooledTemporaryFile(max_size=64 << 20)
-                                shutil.copyfileobj(hashing, data, CHUNK)
-                                data.seek(0)
-                            else:
-                                out.addfile(member, hashing)
-                            files[member.name] = {"sha256": hashing.h.hexdigest(), "size": member.size}
-                        if is_completion_member(member.name, root):
-                            deferred.append((member, data))
-                        elif not member.isreg():
-                            out.addfile(member)
-                    for member, data in deferred:
-                        out.addfile(member, data)
-                        if data is not None:
-                            data.close()
+            files, archive_bytes, archive_sha256 = _in_worker(copy, cut)
         manifest = Manifest(
             format=FORMAT, profile=profile, name=name, service=service, volume_target=volume_target,
             dataset=dataset, server_image=image_tag, server_image_id=image_id,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             datadir_bytes=sum(f["size"] for f in files.values()),
-            archive_bytes=counted.size, files=files, archive_sha256=counted.h.hexdigest())
+            archive_bytes=archive_bytes, files=files, archive_sha256=archive_sha256)
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, sort_keys=True) + "\n")
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
-    except (tarfile.TarError, zstandard.ZstdError, docker.errors.APIError) as exc:
+        saved = True
+    except KeyboardInterrupt:
+        interrupted = True
+    except (tarfile.TarError, zstandard.ZstdError, docker.errors.APIError, OSError) as exc:
         raise SnapshotError(f"reading the datadir of {container} failed: {exc}") from None
     finally:
+        if not saved:  # an unread stream would keep the Engine holding the container
+            cut()
         shutil.rmtree(tmp, ignore_errors=True)
-        if was_running:
+        restarted = _restart(engine, container) if was_running and interrupted else None
+        if was_running and not interrupted:
             engine.api.start(container)
+    if interrupted:
+        again = ("" if not was_running else f"; {service} was started again" if restarted
+                 else f"; {service} did not start again in time: `devenv up {profile}` starts it")
+        raise SaveInterrupted(f"snapshot save interrupted: nothing was saved{again}")
     return Snapshot(final, manifest)
+
+
+def _rewrite_archive(chunks, out_path: Path, root: str, label: str, level: int,
+                     progress) -> tuple[dict[str, dict], int, str]:
+    """Copy the Engine's tar stream into a zstd archive, system schema last; the per-file
+    sha256s, the archive's size and sha256."""
+    files: dict[str, dict] = {}
+    cctx = zstandard.ZstdCompressor(level=level, threads=-1)
+    deferred: list[tuple[tarfile.TarInfo, tempfile.SpooledTemporaryFile | None]] = []
+    with open(out_path, "wb") as raw_out:
+        counted = _HashingWriter(raw_out)
+        with cctx.stream_writer(counted, closefd=False) as zout, \
+                tarfile.open(fileobj=zout, mode="w|", format=tarfile.PAX_FORMAT) as out, \
+                tarfile.open(fileobj=_ChunkReader(chunks, progress), mode="r|") as src:
+            for member in src:
+                why = _safe(member, root)
+                if why:
+                    raise SnapshotError(f"{label} holds {member.name!r} ({why})")
+                data = None
+                if member.isreg():
+                    hashing = _HashingReader(src.extractfile(member))
+                    if is_completion_member(member.name, root):
+                        data = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+                        shutil.copyfileobj(hashing, data, CHUNK)
+                        data.seek(0)
+                    else:
+                        out.addfile(member, hashing)
+                    files[member.name] = {"sha256": hashing.h.hexdigest(), "size": member.size}
+                if is_completion_member(member.name, root):
+                    deferred.append((member, data))
+                elif not member.isreg():
+                    out.addfile(member)
+            for member, data in deferred:
+                out.addfile(member, data)
+                if data is not None:
+                    data.close()
+    return files, counted.size, counted.h.hexdigest()
 
 
 # -- verify and restore ---------------------------------------------------------------
@@ -278,6 +422,9 @@ def _safe(member: tarfile.TarInfo, root: str) -> str | None:
         return "path with .."
     if norm != root and not norm.startswith(root + "/"):
         return f"outside {root}/"
+    top = norm[len(root) + 1:].split("/", 1)[0]
+    if top in RESERVED_NAMES:
+        return f"{top} is reserved for devenv's restore"
     if member.issym() or member.islnk():
         target = member.linkname
         if target.startswith("/"):
@@ -330,19 +477,25 @@ def verify(snapshot: Snapshot, reporter: Reporter) -> None:
 
 
 class _TarHeaderScanner:
-    """Checks every member header of a tar stream as its bytes pass by, copying nothing.
+    """Checks every member of a tar stream as its bytes pass by, copying nothing.
 
     Understands ustar, GNU long names and pax headers: enough to see each member's
-    real name, type and link target, which ``_safe`` judges.
+    real name, type and link target, which ``_safe`` judges. Given ``expected`` (member
+    -> sha256, the manifest's ``files``), it also hashes every regular member's data
+    and raises as soon as one differs, appears twice or is not in the manifest;
+    ``finish`` then checks that the archive ended properly and nothing is missing.
     """
 
-    def __init__(self, root: str, label: str):
-        self.root, self.label = root, label
+    def __init__(self, root: str, label: str, expected: dict[str, str] | None = None):
+        self.root, self.label, self.expected = root, label, expected
         self.buf = bytearray()
         self.skip = 0               # data bytes (padded) of the current member still to pass
         self.pending: dict[str, str] = {}
         self.pending_data: tuple[str, int] | None = None   # ("x"/"L"/"K", size) being collected
         self.ended = False
+        self.current: tuple[str, "hashlib._Hash"] | None = None   # regular member being hashed
+        self.data_left = 0          # its unpadded data bytes still to hash
+        self.seen: set[str] = set()
 
     def feed(self, data: bytes) -> None:
         view = memoryview(data)
@@ -351,11 +504,17 @@ class _TarHeaderScanner:
                 n = min(self.skip, len(view))
                 if self.pending_data:
                     self.buf += view[:n]
+                if self.current is not None and self.data_left:
+                    take = min(n, self.data_left)
+                    self.current[1].update(view[:take])
+                    self.data_left -= take
                 self.skip -= n
                 view = view[n:]
                 if not self.skip and self.pending_data:
                     self._meta(bytes(self.buf))
                     self.buf.clear()
+                if not self.skip and self.current is not None:
+                    self._member_done()
                 continue
             need = 512 - len(self.buf)
             self.buf += view[:need]
@@ -364,6 +523,26 @@ class _TarHeaderScanner:
                 header = bytes(self.buf)
                 self.buf.clear()
                 self._header(header)
+
+    def _member_done(self) -> None:
+        name, h = self.current
+        self.current = None
+        if h.hexdigest() != self.expected.get(name):
+            raise SnapshotError(f"snapshot {self.label} is corrupt or tampered: {ARCHIVE} member {name} does not "
+                                "match the sha256 in its manifest",
+                                "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
+
+    def finish(self) -> None:
+        """At the end of the stream: it ended properly and (when checking data) holds every file."""
+        if not self.ended or self.skip or self.buf or self.pending_data:
+            raise SnapshotError(f"snapshot {self.label} is corrupt: {ARCHIVE} is cut off",
+                                "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
+        if self.expected is not None:
+            missing = sorted(set(self.expected) - self.seen)
+            if missing:
+                raise SnapshotError(f"snapshot {self.label} is corrupt or tampered: {ARCHIVE} lacks {len(missing)} "
+                                    f"file(s) of its manifest, e.g. {', '.join(missing[:3])}",
+                                    "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
 
     def _meta(self, data: bytes) -> None:
         kind, size = self.pending_data
@@ -409,18 +588,60 @@ class _TarHeaderScanner:
         why = _safe(info, self.root)
         if why:
             raise SnapshotError(f"snapshot {self.label} refused: member {info.name!r}: {why}")
-        self.skip = padded if kind in ("0", "\0", "7") else 0
+        regular = kind in ("0", "\0", "7")
+        self.skip = padded if regular else 0
+        if regular and self.expected is not None:
+            if info.name in self.seen or info.name not in self.expected:
+                why = "appears twice" if info.name in self.seen else "is not in its manifest"
+                raise SnapshotError(f"snapshot {self.label} is corrupt or tampered: {ARCHIVE} member {info.name} {why}",
+                                    "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
+            self.seen.add(info.name)
+            self.current, self.data_left = (info.name, hashlib.sha256()), size
+            if not self.skip:
+                self._member_done()
 
 
-def _decompressed_chunks(snapshot: Snapshot, scanner: _TarHeaderScanner, reporter: Reporter) -> Iterator[bytes]:
-    start, done = time.monotonic(), 0
-    with open(snapshot.archive, "rb") as raw, \
-            zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK) as reader:
-        while chunk := reader.read(4 * CHUNK):
-            scanner.feed(chunk)
-            done += len(chunk)
-            reporter.detail(f"{done / 1e6:.0f} MB, {done / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
-            yield chunk
+def verified_chunks(snapshot: Snapshot, reporter: Reporter) -> Iterator[bytes]:
+    """The snapshot's tar stream, decompressed, checked as it passes: for a restore.
+
+    Every member's path is judged by ``_safe`` and every regular file's data by its
+    sha256 in the manifest; then that nothing is missing, that the archive is not cut
+    off, and (format 2) that the compressed file is the one saved. A failure raises
+    ``SnapshotError``. The chunk holding the end of a member is only handed on after
+    that member checked, and the last chunk only after everything did: a consumer
+    never receives a complete archive that did not verify.
+    """
+    m = snapshot.manifest
+    label = f"{m.profile}/{m.name}"
+    scanner = _TarHeaderScanner(posixpath.basename(m.volume_target.rstrip("/")), label,
+                                {k: v["sha256"] for k, v in m.files.items()})
+    start, done, held = time.monotonic(), 0, None
+    try:
+        with open(snapshot.archive, "rb") as f:
+            raw = _HashingReader(f)
+            with zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, closefd=False) as reader:
+                while chunk := reader.read(4 * CHUNK):
+                    scanner.feed(chunk)
+                    done += len(chunk)
+                    reporter.detail(f"{done / 1e6:.0f} / {m.datadir_bytes / 1e6:.0f} MB checked, "
+                                    f"{done / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
+                    if held is not None:
+                        yield held
+                    held = chunk
+            while raw.read(4 * CHUNK):
+                pass  # the rest of the file, for its sha256
+    except zstandard.ZstdError as exc:
+        raise SnapshotError(f"snapshot {label} is corrupt: {ARCHIVE}: {exc}",
+                            "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).") from None
+    except OSError as exc:
+        raise SnapshotError(f"snapshot {label} is unreadable: {exc}") from None
+    scanner.finish()
+    if m.archive_sha256 and raw.h.hexdigest() != m.archive_sha256:
+        raise SnapshotError(f"snapshot {label} is corrupt or tampered: {ARCHIVE} does not match "
+                            "the sha256 in its manifest",
+                            "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
+    if held is not None:
+        yield held
 
 
 def check_archive(snapshot: Snapshot, reporter: Reporter) -> None:
@@ -447,18 +668,6 @@ def check_archive(snapshot: Snapshot, reporter: Reporter) -> None:
                             "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
 
 
-def scan(snapshot: Snapshot, reporter: Reporter) -> None:
-    """Check every member's path (no writing): used before an existing volume is emptied."""
-    m = snapshot.manifest
-    scanner = _TarHeaderScanner(posixpath.basename(m.volume_target.rstrip("/")), f"{m.profile}/{m.name}")
-    with reporter.step(f"scan snapshot {m.profile}/{m.name}"):
-        try:
-            for _ in _decompressed_chunks(snapshot, scanner, reporter):
-                pass
-        except zstandard.ZstdError as exc:
-            raise SnapshotError(f"snapshot {m.profile}/{m.name} is corrupt: {exc}") from None
-
-
 def check_server(snapshot: Snapshot, image_id: str, image: str) -> None:
     """Physical files are tied to the server: refuse a snapshot from another server image."""
     m = snapshot.manifest
@@ -468,56 +677,3 @@ def check_server(snapshot: Snapshot, image_id: str, image: str) -> None:
             f"({m.server_image_id[:19]}), not with the current {image} ({image_id[:19]})",
             "Physical snapshots are tied to the server version: seed from the dataset "
             "(`devenv down --volumes` then `devenv up`) and take a new snapshot.")
-
-
-def restore(engine, snapshot: Snapshot, *, image_id: str, image: str, volume: str,
-            reporter: Reporter, volume_is_new: bool = False) -> None:
-    """Replace the content of ``volume`` with the snapshot, after checking it.
-
-    Refused before the volume is touched: another server image, an archive that is
-    not byte for byte the one saved, and (for a volume that holds data) any member
-    that would land outside the volume. The archive is then decompressed straight
-    into the volume through the Engine (no staging copy), every member header checked
-    again on the way. The system schema comes last in the archive: a restore cut
-    short leaves a volume without it, which the next ``devenv up`` restores again.
-    ``image`` is the server image to restore with; the caller stops the database.
-    """
-    check_server(snapshot, image_id, image)
-    m = snapshot.manifest
-    check_archive(snapshot, reporter)
-    if not volume_is_new:
-        scan(snapshot, reporter)
-    target = m.volume_target.rstrip("/")
-    labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: "restore"}
-    with reporter.step(f"restore snapshot {m.profile}/{m.name} into {volume}"):
-        if not volume_is_new:
-            run_in_volume(engine, image, volume, target, labels, f"find {target} -mindepth 1 -delete")
-        holder = engine.api.create_container(
-            image=image, command=["true"], entrypoint=[], user="0", labels=labels,
-            host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "rw"}}))["Id"]
-        scanner = _TarHeaderScanner(posixpath.basename(target), f"{m.profile}/{m.name}")
-        try:
-            ok = engine.api.put_archive(holder, posixpath.dirname(target) or "/",
-                                        _decompressed_chunks(snapshot, scanner, reporter))
-            if not ok:
-                raise SnapshotError(f"the engine refused to write the snapshot into {volume}")
-        except docker.errors.APIError as exc:
-            raise SnapshotError(f"restoring into {volume} failed: {exc.explanation or exc}") from None
-        except (zstandard.ZstdError, SnapshotError) as exc:
-            raise SnapshotError(f"{exc}; volume {volume} is incomplete: `devenv up` restores or seeds it again")
-        finally:
-            engine.api.remove_container(holder, force=True)
-
-
-def run_in_volume(engine, image: str, volume: str, target: str, labels: dict, script: str) -> None:
-    """Run a shell command in a throwaway container of ``image`` with ``volume`` at ``target``."""
-    cid = engine.api.create_container(
-        image=image, command=["sh", "-c", script], entrypoint=[], user="0", labels=labels,
-        host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "rw"}}))["Id"]
-    try:
-        engine.api.start(cid)
-        code = engine.api.wait(cid, timeout=600)["StatusCode"]
-        if code != 0:
-            raise SnapshotError(f"`{script}` in volume {volume} failed (exit {code})")
-    finally:
-        engine.api.remove_container(cid, force=True)

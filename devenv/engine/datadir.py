@@ -11,14 +11,17 @@ from dataclasses import dataclass
 import docker.errors
 
 from .. import names
-from ..data.snapshots import Snapshot, SnapshotError, SnapshotStore, check_server, restore, save
+from ..data.snapshots import Snapshot, SnapshotError, SnapshotStore, check_server, save
 from ..errors import DevenvError
 from ..paths import cache_dir
 from ..render import Stack
 from ..ui import Reporter
 from .client import Engine
+from .datadir_state import SYSTEM_SCHEMA, DatadirState, prepare_datadir
 from .health import wait_ready
+from .helpers import remove_stale_helpers
 from .images import ensure_images
+from .restore import restore_into_volume
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,12 @@ def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -
 
 
 def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -> Snapshot:
-    """Restore a snapshot into the profile's datadir volume; the db container is stopped meanwhile."""
+    """Restore a snapshot into the profile's datadir volume; the db container is stopped meanwhile.
+
+    The old data stays until the snapshot verified completely (``engine/restore.py``);
+    cut short at any moment, the volume holds the old data or the snapshot, and the
+    database is started again only on one of them.
+    """
     dv = data_volume(stack)
     snap = snapshot_store().get(stack.name, name)
     sp = stack.services[dv.service]
@@ -78,17 +86,47 @@ def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter
     except docker.errors.NotFound:
         pass
     check_server(snap, image_id, sp.image.tag)  # before stopping anything
+    remove_stale_helpers(engine, stack.name)    # a killed restore's holder or switch
     if running:
         with reporter.step(f"stop {dv.service}"):
             engine.api.stop(dv.container, timeout=60)
+    done = False
     try:
         _ensure_volume(engine, stack, dv)
-        restore(engine, snap, image_id=image_id, image=sp.image.tag, volume=dv.volume, reporter=reporter)
+        restore_into_volume(engine, snap, image_id=image_id, image=sp.image.tag, volume=dv.volume,
+                            profile=stack.name, reporter=reporter)
+        done = True
     finally:
+        if not done:  # cut short: finish a switch or drop the staging before a server sees it
+            remove_stale_helpers(engine, stack.name)
+            prepare_datadir(engine, sp.image.tag, dv.volume, stack.name, reporter, refuse_incomplete=False)
         if running:
             engine.api.start(dv.container)
     _wait_if_running(engine, dv)
     return snap
+
+
+def prepare_data_volume(engine: Engine, stack: Stack, reporter: Reporter) -> DatadirState | None:
+    """Before EVERY start of the stack's database service: make its datadir safe to start on.
+
+    Removes the stack's stale helpers, finishes a snapshot switch cut short, drops a
+    restore's staging that never reached its switch, and refuses a datadir of unknown
+    origin (``IncompleteDatadirError``, with the way out) when the stack seeds a
+    dataset (the MariaDB contract: a complete datadir holds the system schema).
+    None when the stack has no single-volume database service; EMPTY when its volume
+    does not exist yet. The service image must exist (call it after ``ensure_images``).
+    """
+    try:
+        dv = data_volume(stack)
+    except DevenvError:
+        return None
+    try:
+        engine.api.inspect_volume(dv.volume)
+    except docker.errors.NotFound:
+        return DatadirState.EMPTY
+    remove_stale_helpers(engine, stack.name)
+    return prepare_datadir(engine, stack.services[dv.service].image.tag, dv.volume, stack.name, reporter,
+                           complete_entry=SYSTEM_SCHEMA, refuse_incomplete=stack.profile.dataset is not None)
 
 
 def _ensure_volume(engine: Engine, stack: Stack, dv: DataVolume) -> None:
@@ -108,4 +146,5 @@ def _wait_if_running(engine: Engine, dv: DataVolume) -> None:
         pass
 
 
-__all__ = ["DataVolume", "SnapshotError", "data_volume", "restore_snapshot", "save_snapshot", "snapshot_store"]
+__all__ = ["DataVolume", "SnapshotError", "data_volume", "prepare_data_volume", "restore_snapshot", "save_snapshot",
+           "snapshot_store"]

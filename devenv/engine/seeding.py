@@ -24,14 +24,12 @@ from pathlib import Path
 import docker.errors
 
 from .. import names
-from ..data.snapshots import COMPLETION_DIR, run_in_volume
 from ..paths import cache_dir
 from ..render import ServicePlan, Stack
 from ..ui import Reporter
 from .client import Engine
+from .datadir_state import DatadirState, prepare_datadir, wipe
 
-INIT_MARKER = ".devenv-init-in-progress"   # written by the MariaDB entrypoint until its init completes
-INITIALISED = COMPLETION_DIR               # the system schema: present in a complete datadir only
 IMAGESET_MARKER = "IMAGESET_ID"
 
 
@@ -42,53 +40,39 @@ class SeedPlan:
     dataset: str | None = None    # dataset id generated / mounted
 
 
-def _exists(engine: Engine, container: str, path: str) -> bool:
-    try:
-        stream, _ = engine.api.get_archive(container, path)
-        for _chunk in stream:  # drain: the connection is reused
-            pass
-        return True
-    except docker.errors.NotFound:
-        return False
-
-
-def volume_needs_init(engine: Engine, image: str, volume: str, target: str) -> bool:
-    """True when the datadir volume is empty or its first initialisation never finished."""
-    probe = engine.api.create_container(
-        image=image, command=["true"], entrypoint=[], labels=names.extra_labels() | {names.MANAGED: "true"},
-        host_config=engine.api.create_host_config(binds={volume: {"bind": target, "mode": "ro"}}))["Id"]
-    try:
-        return _exists(engine, probe, posixpath.join(target, INIT_MARKER)) or \
-            not _exists(engine, probe, posixpath.join(target, INITIALISED))
-    finally:
-        engine.api.remove_container(probe, force=True)
-
-
 def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[str], reporter: Reporter) -> SeedPlan:
-    """What the dataset service needs before it is created: a restored snapshot or a seed mount."""
+    """What the dataset service needs before it is created: a restored snapshot or a seed mount.
+
+    The datadir's state decides (``prepare_datadir``, one probe; skipped for a volume
+    created just now): COMPLETE needs nothing; EMPTY or SEED_INTERRUPTED get a matching
+    snapshot restored, else the dataset mounted (an interrupted seed wiped first); an
+    interrupted restore is finished or dropped first; INCOMPLETE is refused.
+    """
     profile = stack.profile
     if profile.dataset is None or sp.service.name != profile.dataset.service or len(sp.service.volumes) != 1:
         return SeedPlan({})
     from ..data.datasets import SEED_MOUNT, dataset_id, materialize
-    from ..data.snapshots import restore
     from .datadir import snapshot_store
+    from .restore import restore_into_volume
 
     v = sp.service.volumes[0]
     volume = names.volume_name(stack.name, v.name)
-    is_new = volume in new_volumes
-    if not is_new and not volume_needs_init(engine, sp.image.tag, volume, v.target):
+    if volume in new_volumes:
+        state = DatadirState.EMPTY
+    else:
+        state = prepare_datadir(engine, sp.image.tag, volume, stack.name, reporter)
+    if state is DatadirState.COMPLETE:
         return SeedPlan({})
     ds_id = dataset_id(profile.dataset, profile.imageset)
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
     snap = snapshot_store().matching(stack.name, ds_id, image_id)
     if snap is not None:
-        restore(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume, reporter=reporter,
-                volume_is_new=is_new)
+        restore_into_volume(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume,
+                            profile=stack.name, reporter=reporter)
         return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id)
     files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter)
-    if not is_new:  # a half-initialised or half-restored volume: start from empty
-        run_in_volume(engine, sp.image.tag, volume, v.target, names.extra_labels() | {names.MANAGED: "true"},
-                      f"find {v.target} -mindepth 1 -delete")
+    if state is DatadirState.SEED_INTERRUPTED:  # start from empty (the entrypoint would too)
+        wipe(engine, sp.image.tag, volume, stack.name)
     return SeedPlan({str(files.path): {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
 
 

@@ -234,3 +234,35 @@ def test_a_short_csv_fails_the_init(engine, db_image, dataset, tmp_path):
         assert f"order_items does not have {expected} rows" in db.logs()
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("stray,why", [
+    ("touch /v/ibdata1 && mkdir /v/shop", "not empty but has no system schema"),
+    ("mkdir -p /v/mysql /v/.devenv-restore/mysql", "snapshot restore that did not finish"),
+    ("mkdir -p /v/mysql && echo move > /v/.devenv-switching", "snapshot restore that did not finish"),
+])
+def test_entrypoint_refuses_a_non_empty_incomplete_datadir(engine, db_image, stray, why):
+    """16.1: the built-in seed never lands on a volume a restore or a copy was writing:
+    the entrypoint exits non-zero with the reason and leaves the datadir as it was."""
+    volume = f"devenv-test-seed-{uuid.uuid4().hex[:10]}"
+    engine.volumes.create(volume, labels=LABELS)
+    try:
+        engine.containers.run(db_image, ["sh", "-c", stray], entrypoint=[], user="0", remove=True,
+                              labels=LABELS, mounts=[Mount("/v", volume, type="volume")])
+        before = engine.containers.run(db_image, ["sh", "-c", "cd /v && find . | sort"], entrypoint=[],
+                                       remove=True, labels=LABELS, mounts=[Mount("/v", volume, type="volume")])
+        db = Db(engine, db_image, None, volume=volume)
+        result = db.container.wait(timeout=60)
+        assert result["StatusCode"] != 0
+        logs = db.logs()
+        assert why in logs and "devenv down PROFILE --volumes" in logs
+        assert "initialising" not in logs and "starting mariadbd" not in logs
+        db.remove_container()
+        after = engine.containers.run(db_image, ["sh", "-c", "cd /v && find . | sort"], entrypoint=[],
+                                      remove=True, labels=LABELS, mounts=[Mount("/v", volume, type="volume")])
+        assert after == before
+    finally:
+        try:
+            engine.volumes.get(volume).remove(force=True)
+        except docker.errors.NotFound:
+            pass

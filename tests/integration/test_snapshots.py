@@ -34,9 +34,9 @@ def test_round_trip_list_rm(tiny):
     put(tiny, "changed")
     tiny("snapshot", "restore", "t-snap")
     assert get(tiny) == "original"
-    # the "restore in progress" marker is gone once the last byte is written
-    r = tiny("exec", "db", "-p", "t-snap", "--", "ls", "-a", "/var/lib/tiny")
-    assert ".devenv-init-in-progress" not in r.stdout and "sub" in r.stdout
+    # the volume holds exactly the snapshot: no staging, no switch journal left behind
+    r = tiny("exec", "db", "-p", "t-snap", "--", "ls", "-A", "/var/lib/tiny")
+    assert r.stdout.split() == ["sub"]
     listing = json.loads(tiny("snapshot", "list", "--json").stdout)
     assert [(s["profile"], s["name"]) for s in listing] == [("t-snap", "latest")]
     tiny("snapshot", "rm", "latest", "-p", "t-snap")
@@ -58,6 +58,8 @@ def test_tampered_snapshot_is_refused_and_volume_untouched(tiny):
     assert r.returncode == 2, r.stderr
     assert "corrupt or tampered" in r.stderr and "datadir.tar.zst" in r.stderr
     assert get(tiny) == "current"
+    r = tiny("exec", "db", "-p", "t-snap", "--", "ls", "-A", "/var/lib/tiny")
+    assert r.stdout.split() == ["sub"]  # the staging was removed
     archive.write_bytes(b"not zstd at all")
     r = tiny("snapshot", "restore", "t-snap", check=False)
     assert r.returncode == 2 and "corrupt" in r.stderr
@@ -90,3 +92,52 @@ def test_system_schema_is_saved_last(tiny):
     schema = [i for i, n in enumerate(order) if n == "tiny/mysql" or n.startswith("tiny/mysql/")]
     assert schema and schema == list(range(len(order) - len(schema), len(order))), order
     assert "tiny/zz/data" in order
+
+
+def test_ctrl_c_during_save_stops_at_once_restarts_and_leaves_nothing(tiny, engine):
+    """16.3: Ctrl-C while the Engine streams the datadir: prompt back within 2 s, no
+    partial folder, the service running again; a SIGKILLed save's partial is removed
+    by the next save."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import os
+    tiny("up", "t-snap")
+    tiny("exec", "db", "-p", "t-snap", "--", "sh", "-c", "head -c 600000000 /dev/urandom > /var/lib/tiny/big")
+    env = {**os.environ, "DEVENV_LABELS": tiny_label(), "DEVENV_CACHE": str(tiny.cache)}
+    env.pop("DEVENV_PROFILES_DIR", None)
+    p = subprocess.Popen([sys.executable, "-m", "devenv", "snapshot", "save", "t-snap"], cwd=tiny.project,
+                         env=env, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if line.startswith("==> save snapshot"):
+            break
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    rest = p.stderr.read()
+    code = p.wait(timeout=30)
+    took = time.monotonic() - sent
+    assert code == 130, rest
+    assert took < 2.0, (took, rest)
+    assert "nothing was saved" in rest and "was started again" in rest and "Traceback" not in rest
+    profile_dir = tiny.cache / "snapshots" / "t-snap"
+    assert not list(profile_dir.glob(".*partial*")) and not (profile_dir / "latest").exists()
+    assert engine.containers.get("devenv-t-snap-db").status == "running"
+    # a SIGKILLed save leaves its partial; the next save removes it
+    p = subprocess.Popen([sys.executable, "-m", "devenv", "snapshot", "save", "t-snap"], cwd=tiny.project,
+                         env=env, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr:
+        if line.startswith("==> save snapshot"):
+            break
+    p.kill()
+    p.wait()
+    assert list(profile_dir.glob(".latest.partial-*"))
+    tiny("up", "t-snap")
+    tiny("exec", "db", "-p", "t-snap", "--", "rm", "/var/lib/tiny/big")
+    tiny("snapshot", "save", "t-snap")
+    assert not list(profile_dir.glob(".*partial*")) and (profile_dir / "latest").is_dir()
+
+
+def tiny_label():
+    from tests.integration.conftest import TEST_LABEL
+    return TEST_LABEL

@@ -189,3 +189,88 @@ def test_check_archive_refuses_any_changed_byte(tmp_path):
     snap.archive.write_bytes(bytes(raw))
     with pytest.raises(SnapshotError, match="does not match the sha256"):
         check_archive(snap, SilentReporter())
+
+
+# -- verify while streaming (restore) ---------------------------------------------------
+
+def consume(snap):
+    """What the Engine would receive from verified_chunks, and the error that stopped it."""
+    from devenv.data.snapshots import verified_chunks
+    got = bytearray()
+    try:
+        for chunk in verified_chunks(snap, SilentReporter()):
+            got += chunk
+    except SnapshotError as exc:
+        return bytes(got), exc
+    return bytes(got), None
+
+
+def plain_tar(snap):
+    return zstandard.ZstdDecompressor().stream_reader(snap.archive.open("rb")).read()
+
+
+def test_verified_chunks_pass_an_intact_snapshot_whole(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"1" * 5_000_000, "mysql/b/c": b"two", "mysql/e": b""})
+    got, err = consume(snap)
+    assert err is None and got == plain_tar(snap)
+
+
+@pytest.mark.parametrize("size", [10, 5_000_000])
+def test_verified_chunks_refuse_a_changed_member_before_it_is_complete(tmp_path, size):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"1" * size, "mysql/b": b"2" * size},
+                            tamper=lambda n, d: d[:-1] + b"X" if n == "mysql/a" else d)
+    got, err = consume(snap)
+    assert err is not None and "mysql/a does not match the sha256" in str(err)
+    # the consumer never saw the end of the bad member
+    assert len(got) < 512 + size
+
+
+def test_verified_chunks_refuse_missing_extra_and_duplicate_members(tmp_path):
+    store, snap = make_snapshot(tmp_path, {"mysql/a": b"one"})
+    data = json.loads((snap.path / MANIFEST).read_text())
+    data["files"]["mysql/ghost"] = {"sha256": "0" * 64, "size": 1}
+    (snap.path / MANIFEST).write_text(json.dumps(data))
+    _, err = consume(store.get("p", "s"))
+    assert "lacks 1 file(s)" in str(err) and "mysql/ghost" in str(err)
+    del data["files"]["mysql/ghost"], data["files"]["mysql/a"]
+    (snap.path / MANIFEST).write_text(json.dumps(data))
+    _, err = consume(store.get("p", "s"))
+    assert "mysql/a is not in its manifest" in str(err)
+
+
+def test_verified_chunks_refuse_a_truncated_archive_and_hold_back_its_end(tmp_path):
+    _, snap = make_snapshot(tmp_path, {"mysql/a": b"1" * 100, "mysql/b": b"2" * 100})
+    tar = plain_tar(snap)
+    snap.archive.write_bytes(zstandard.ZstdCompressor().compress(tar[:1536]))   # mysql/a whole, b cut
+    got, err = consume(snap)
+    assert err is not None and "cut off" in str(err)
+    assert got == b""   # a stream that fails never reaches the consumer's end of archive
+
+
+def test_verified_chunks_check_the_archive_sha256(tmp_path):
+    store, snap = make_snapshot(tmp_path, {"mysql/a": b"one"})
+    data = json.loads((snap.path / MANIFEST).read_text())
+    data["archive_sha256"] = "0" * 64
+    (snap.path / MANIFEST).write_text(json.dumps(data))
+    _, err = consume(store.get("p", "s"))
+    assert "datadir.tar.zst does not match the sha256" in str(err)
+
+
+def test_reserved_names_are_refused():
+    assert "reserved" in _safe(member("mysql/.devenv-restore"), "mysql")
+    assert "reserved" in _safe(member("mysql/.devenv-switching/x"), "mysql")
+    assert _safe(member("mysql/.devenv-restored"), "mysql") is None
+
+
+def test_stale_partials_of_dead_processes_are_removed(tmp_path):
+    import os
+    import subprocess
+    from devenv.data.snapshots import remove_stale_partials
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f".latest.partial-{dead.pid}").mkdir()
+    (tmp_path / f".latest.partial-{os.getppid()}").mkdir()   # a live process: another save
+    (tmp_path / "latest").mkdir()
+    removed = remove_stale_partials(tmp_path)
+    assert [p.name for p in removed] == [f".latest.partial-{dead.pid}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".latest.partial-{os.getppid()}", "latest"]
