@@ -27,8 +27,11 @@ from ..ui import Reporter
 from .client import Engine
 from .health import Health, current, observe, wait_ready
 from .images import ensure_images
-from .plan import Action, Data, UpPlan, containers_of, helpers_of, plan_up
-from .seeding import dataset_mismatch, plan_seed, populate_imageset, volume_needs_init
+from .plan import Action, Data, UpPlan, containers_of, plan_up
+from .datadir import prepare_data_volume
+from .datadir_state import DatadirState
+from .helpers import remove_stale_helpers
+from .seeding import dataset_mismatch, plan_seed, populate_imageset
 
 STOP_TIMEOUT = 10
 
@@ -164,15 +167,6 @@ def _remove(engine: Engine, container: str) -> None:
         raise DevenvError(f"removing container {container} failed: {exc.explanation or exc}") from None
 
 
-def remove_helpers(engine: Engine, profile: str) -> list[str]:
-    """Remove helper containers of ``profile``'s stack that a killed devenv left behind."""
-    removed = []
-    for c in helpers_of(engine, profile):
-        _remove(engine, c["Id"])
-        removed.append(c["Names"][0].lstrip("/"))
-    return removed
-
-
 def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -> UpResult:
     """Build what is missing, then converge the running environment to ``stack``."""
     return execute(engine, plan_up(engine, stack), reporter, timeout)
@@ -187,7 +181,7 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     stack = plan.stack
     result = UpResult()
     check_ports(engine, plan)
-    remove_helpers(engine, stack.name)
+    remove_stale_helpers(engine, stack.name)
     if plan.build:
         result.built = ensure_images(engine, [stack.services[s].image for s in stack.order()], stack.base, reporter)
     for service, cid in plan.remove:
@@ -207,14 +201,17 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
             if step.action is Action.KEEP:
                 result.unchanged.append(step.service)
                 continue
+            recreate = step.action is Action.RECREATE
             if step.action is Action.START:
-                if step.data is Data.CHECK:
-                    _refuse_incomplete_volume(engine, stack, sp)
-                _start(engine, sp, step.container_id)
-                result.started.append(step.service)
-                continue
-            if step.action is Action.RECREATE:
-                with reporter.step(f"recreate {step.service} ({step.reason})"):
+                # before every start of the database: its volume is complete or made so
+                state = prepare_data_volume(engine, stack, reporter) if step.data is Data.CHECK else None
+                if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
+                    _start(engine, sp, step.container_id)
+                    result.started.append(step.service)
+                    continue
+                recreate = True   # a restore dropped, nothing left: seed or restore it anew
+            if recreate:
+                with reporter.step(f"recreate {step.service} ({step.reason or 'its volume must be seeded'})"):
                     _remove(engine, step.container_id)
             seed = plan_seed(engine, stack, sp, new_volumes, reporter)
             result.restored += [seed.restored] if seed.restored else []
@@ -242,17 +239,6 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     return result
 
 
-def _refuse_incomplete_volume(engine: Engine, stack: Stack, sp: ServicePlan) -> None:
-    """Before every start of the database service: its volume holds complete data."""
-    v = sp.service.volumes[0]
-    volume = names.volume_name(stack.name, v.name)
-    if volume_needs_init(engine, sp.image.tag, volume, v.target):
-        raise DevenvError(f"volume {volume} of service {sp.service.name} holds incomplete data "
-                          "(an interrupted seed or restore)",
-                          f"`devenv snapshot restore {stack.name}` restores a snapshot into it, or "
-                          f"`devenv down {stack.name} --volumes && devenv up {stack.name}` seeds it again.")
-
-
 @dataclass
 class DownResult:
     removed_containers: list[str] = field(default_factory=list)
@@ -264,7 +250,7 @@ class DownResult:
 def down(engine: Engine, profile: str, volumes: bool = False) -> DownResult:
     """Stop and remove the profile's containers and network; volumes only when asked."""
     result = DownResult()
-    remove_helpers(engine, profile)
+    remove_stale_helpers(engine, profile)
     containers = containers_of(engine, profile)
 
     def stop(c: dict) -> None:

@@ -100,15 +100,22 @@ class UpPlan:
 
 
 def containers_of(engine: Engine, profile: str) -> dict[str, dict]:
-    """service -> container summary, for the service containers devenv made for ``profile``."""
-    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})
+    """service -> container summary, for the service containers devenv made for ``profile``.
+
+    Service containers are the ones with a settings hash: helpers (probe, restore)
+    inherit their image's labels, ``dev.devenv.service`` among them, but no hash.
+    """
+    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}",
+                                                               names.CONFIG_HASH]})
     return {c["Labels"][names.SERVICE]: c for c in found if names.SERVICE in c.get("Labels", {})}
 
 
 def helpers_of(engine: Engine, profile: str) -> list[dict]:
-    """Helper containers (probe, restore, seeding) devenv made for ``profile``'s stack."""
-    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})
-    return [c for c in found if names.SERVICE not in c.get("Labels", {})]
+    """Helper containers (probe, restore, switch) devenv made for ``profile``'s stack."""
+    from .helpers import HELPER_KINDS
+    found = engine.api.containers(all=True, filters={"label": [f"{names.PROFILE}={profile}", names.KIND]})
+    return [c for c in found if (c.get("Labels") or {}).get(names.KIND) in HELPER_KINDS
+            and names.CONFIG_HASH not in (c.get("Labels") or {})]
 
 
 def waves(stack: Stack) -> list[list[str]]:
@@ -136,10 +143,18 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
     if not image_exists(engine, sp.image.tag):
         return (Data.CHECK if volume_exists else Data.DECIDE), None
     if volume_exists:
-        from .seeding import volume_needs_init
+        from .datadir_state import DatadirState, IncompleteDatadirError, datadir_state
         v = sp.service.volumes[0]
-        if not volume_needs_init(engine, sp.image.tag, names.volume_name(stack.name, v.name), v.target):
-            return Data.CHECK, None
+        volume = names.volume_name(stack.name, v.name)
+        state = datadir_state(engine, sp.image.tag, volume, stack.name)
+        if state is DatadirState.INCOMPLETE:   # refused before anything starts
+            raise IncompleteDatadirError(
+                f"volume {volume} of service {sp.service.name} holds an incomplete datadir: files, but no "
+                "complete seed or snapshot and nothing devenv can finish; nothing was started",
+                f"Restore a snapshot (`devenv snapshot restore {stack.name}`) or start from scratch "
+                f"(`devenv down {stack.name} --volumes && devenv up {stack.name}`).")
+        if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
+            return Data.CHECK, None     # complete, or a restore the start finishes or drops
     return new_volume_source(engine, stack, sp)
 
 
