@@ -29,12 +29,12 @@ def compose_document(stack: Stack) -> dict:
         doc: dict = {
             "image": sp.image.tag,
             "build": {"context": f"images/{name}", "dockerfile": "Dockerfile"},
-            "labels": names.service_labels(profile.name, name, sp.config_hash, extra=False),
+            "labels": names.service_labels(stack.scope, name, sp.config_hash, extra=False),
         }
         doc.update(compose_fields(sp, naming))
         for v in s.volumes:
             volumes[v.name] = {"name": naming.volume(v.name),
-                               "labels": names.volume_labels(profile.name, v.name, extra=False)}
+                               "labels": names.volume_labels(stack.scope, v.name, extra=False)}
         if s.depends_on:
             doc["depends_on"] = {
                 dep: {"condition": "service_healthy" if profile.services[dep].healthcheck else "service_started"}
@@ -51,4 +51,4 @@ def compose_document(stack: Stack) -> dict:
 
 def project_env(stack: Stack) -> str:
     """The ``.env`` beside compose.yaml: Compose reads the project name from it."""
-    return f"COMPOSE_PROJECT_NAME={names.project(stack.profile.name)}\n"
+    return f"COMPOSE_PROJECT_NAME={names.project(stack.scope)}\n"

@@ -20,14 +20,16 @@ import io
 import json
 import os
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import jinja2.sandbox
+from . import names
 from .errors import DevenvError, TemplateError
+from .names import DEFAULT_INSTANCE, REFERENCE_PROJECT, Scope
 from .profile.model import OsSpec, Profile, Service
 from .settings import Naming, settings_values
 
@@ -146,12 +148,20 @@ class Stack:
     base: BaseImage
     services: dict[str, ServicePlan] = field(default_factory=dict)
     project_root: Path | None = None    # where mount sources are
+    scope: Scope | None = None          # whose containers, volumes and network these are
+
+    def __post_init__(self):
+        if self.scope is None:   # rendered without a project: the reference project's
+            object.__setattr__(self, "scope", Scope(REFERENCE_PROJECT, self.profile.name))
+
+    def for_instance(self, instance: str) -> "Stack":
+        """The same stack as another instance of its profile."""
+        return replace(self, scope=replace(self.scope, instance=instance))
 
     def naming(self) -> Naming:
         """Engine volume names and host paths of mount sources, for the settings."""
-        from . import names
         root = self.project_root
-        return Naming(volume=lambda v: names.volume_name(self.name, v),
+        return Naming(volume=lambda v: names.volume_name(self.scope, v),
                       source=lambda rel: str((root / rel).resolve()) if root else rel)
 
     @property
@@ -196,8 +206,10 @@ class Renderer:
     (the app source lives in the project, not among the recipes).
     """
 
-    def __init__(self, images_dir: Path, project_root: Path | None = None, library: bool = True):
+    def __init__(self, images_dir: Path, project_root: Path | None = None, library: bool = True,
+                 project: str = REFERENCE_PROJECT):
         from .project import library_recipes
+        self.project = project
         self.images_dir = Path(images_dir)
         self.project_root = Path(project_root) if project_root else self.images_dir.parent
         self.search = [d for d in (self.images_dir,) if d.is_dir()]
@@ -217,7 +229,7 @@ class Renderer:
                 return d
         return None
 
-    def render(self, profile: Profile) -> Stack:
+    def render(self, profile: Profile, instance: str = DEFAULT_INSTANCE) -> Stack:
         base = BaseImage.for_os(profile.os)
         services = {}
         dataset = _dataset_id(profile)
@@ -225,7 +237,8 @@ class Renderer:
             image = self._image(profile, service, base)
             holds = dataset if profile.dataset and profile.dataset.service == name else None
             services[name] = ServicePlan(service, image, holds)
-        return Stack(profile, base, services, self.project_root)
+        root = str(self.project_root.resolve()) if self.project_root else ""
+        return Stack(profile, base, services, self.project_root, Scope(self.project, profile.name, instance, root))
 
     def _context(self, profile: Profile, service: Service, base: BaseImage) -> dict[str, Any]:
         return {

@@ -45,11 +45,11 @@ class ContainerSpec:
 def container_spec(stack: Stack, sp: ServicePlan, binds: tuple[Bind, ...] = ()) -> ContainerSpec:
     s = sp.service
     return ContainerSpec(
-        name=names.container_name(stack.name, s.name),
+        name=names.container_name(stack.scope, s.name),
         hostname=s.name,
-        network=names.network_name(stack.name),
+        network=names.network_name(stack.scope),
         aliases=(s.name,),
-        labels=names.service_labels(stack.name, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash},
+        labels=names.service_labels(stack.scope, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash},
         binds=binds,
         **spec_fields(sp, stack.naming()),
     )

@@ -51,7 +51,7 @@ def snapshot_to_publish(engine: Engine, stack: Stack, name: str | None) -> Snaps
     dv = data_volume(stack)
     sp = stack.services[dv.service]
     image_id = local_image_id(engine, sp.image.tag)
-    store = snapshot_store()
+    store = snapshot_store(stack.scope)
     ds = dataset_id(stack)
     if name:
         snap = store.get(stack.name, name)

@@ -17,6 +17,7 @@ from ..engine.client import Engine
 from ..engine.datadir import dataset_id, snapshot_store
 from ..errors import DevenvError
 from ..render import Stack
+from ..names import REFERENCE_PROJECT
 from ..ui import Reporter
 from .artifacts import (StagedImageSet, StagedSnapshot, check_snapshot_target, imageset_present,
                         install_staged_imageset, install_staged_snapshot, snapshot_present, stage_imageset,
@@ -89,7 +90,7 @@ class PullResult:
 
 def pull(engine: Engine, ref: RegistryRef, profile: str, reporter: Reporter, *, tag: str | None = None,
          stack: Stack | None = None, force: bool = False, workers: int = WORKERS,
-         client: RegistryClient | None = None) -> PullResult:
+         client: RegistryClient | None = None, project: str = REFERENCE_PROJECT) -> PullResult:
     """Download and verify everything the entry names, then install all of it.
 
     Nothing is installed until every artifact verified: the snapshot's and the image
@@ -111,7 +112,7 @@ def pull(engine: Engine, ref: RegistryRef, profile: str, reporter: Reporter, *, 
                 "Update your checkout to the publisher's, or pass --force to download it anyway.")
     result = PullResult(entry)
     auth = client.credentials.engine_auth() if client.credentials else None
-    store = snapshot_store()
+    store = snapshot_store(stack.scope if stack is not None else project)
 
     present = images_present(engine, {i.local_tag: i.image_id for i in entry.images.values()})
     todo = [img for _, img in sorted(entry.images.items()) if not present[img.local_tag]]
@@ -228,18 +229,19 @@ class Listed:
         return "partial" if any(values) else "no"
 
 
-def local_state(entry: Entry, engine: Engine | None) -> dict:
+def local_state(entry: Entry, engine: Engine | None, project: str = REFERENCE_PROJECT) -> dict:
     state: dict = {"images": None, "snapshot": None, "imageset": None}
     if engine is not None:
         state["images"] = all(images_present(engine, {i.local_tag: i.image_id for i in entry.images.values()}).values())
     if entry.snapshot is not None:
-        state["snapshot"] = snapshot_present(snapshot_store(), entry.snapshot) is not None
+        state["snapshot"] = snapshot_present(snapshot_store(project), entry.snapshot) is not None
     if entry.imageset is not None:
         state["imageset"] = imageset_present(entry.imageset)
     return state
 
 
-def list_catalogue(ref: RegistryRef, engine: Engine | None, client: RegistryClient | None = None) -> list[Listed]:
+def list_catalogue(ref: RegistryRef, engine: Engine | None, client: RegistryClient | None = None,
+                   project: str = REFERENCE_PROJECT) -> list[Listed]:
     client = client or RegistryClient(ref)
     client.ping()
     out = []
@@ -249,5 +251,5 @@ def list_catalogue(ref: RegistryRef, engine: Engine | None, client: RegistryClie
         except (RegistryError, CatalogueNotFoundError, DigestMismatchError) as exc:
             out.append(Listed(ctag, None, error=exc.message))
             continue
-        out.append(Listed(ctag, entry, local=local_state(entry, engine)))
+        out.append(Listed(ctag, entry, local=local_state(entry, engine, project)))
     return out

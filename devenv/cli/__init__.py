@@ -40,7 +40,7 @@ def cli(ctx: click.Context, profiles_dir: str | None, project_dir: str | None, d
 
 COMMANDS = (
     profiles.profiles_cmd, profiles.show_cmd, profiles.render_cmd, profiles.schema_cmd,
-    env.up_cmd, env.down_cmd, env.status_cmd, env.logs_cmd, env.exec_cmd, env.shell_cmd,
+    env.up_cmd, env.down_cmd, env.status_cmd, env.ls_cmd, env.logs_cmd, env.exec_cmd, env.shell_cmd,
     data.snapshot_group,
     parity.fingerprint_cmd, parity.drift_cmd, parity.verify_cmd,
     catalogue.publish_cmd, catalogue.catalogue_cmd, catalogue.pull_cmd,

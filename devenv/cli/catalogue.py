@@ -75,7 +75,7 @@ def publish_cmd(ctx: Context, profile: str | None, registry: str | None, insecur
     name = profile_name(profile)
     catalogue_tag(name, tag)  # bad input is refused before the engine and the registry are asked
     if snapshot_name is not None:
-        snapshot_store().dir_of(name, snapshot_name)
+        snapshot_store(ctx.project.name).dir_of(name, snapshot_name)
     stack = ctx.stack(name)
     result = publish(ctx.engine(), stack, ref, reporter_for(), tag=tag, snapshot_name=snapshot_name,
                      chunk_size=size, workers=transfers)
@@ -120,7 +120,7 @@ def catalogue_cmd(ctx: Context, registry: str | None, insecure: bool, as_json: b
         engine = ctx.engine()
     except EngineUnreachableError:
         engine = None
-    rows = list_catalogue(ref, engine)
+    rows = list_catalogue(ref, engine, project=ctx.project.name)
     if as_json:
         out = []
         for r in rows:
@@ -182,7 +182,8 @@ def pull_cmd(ctx: Context, profile: str | None, registry: str | None, insecure: 
             raise DevenvError(exc.message, (exc.hint + "\n" if exc.hint else "") +
                               "`devenv up` needs the profile; pass --force to download it anyway.") from None
         stack = None
-    result = pull(ctx.engine(), ref, name, reporter_for(), tag=tag, stack=stack, force=force, workers=transfers)
+    result = pull(ctx.engine(), ref, name, reporter_for(), tag=tag, stack=stack, force=force, workers=transfers,
+                  project=ctx.project.name)
     e = result.entry
     if as_json:
         click.echo(json.dumps({"registry": str(ref), "entry": e.catalogue_tag,

@@ -18,6 +18,7 @@ import click
 from ..errors import OutputPathError, ProfileNotFoundError
 from ..profile import ProfileStore, default_profile_name
 from ..profile.loader import NAME_RE
+from ..names import DEFAULT_INSTANCE, INSTANCE_RE, Scope
 from ..project import Project, find_root
 from ..project import load as load_project
 from ..project import locate as locate_project
@@ -58,11 +59,17 @@ class Context:
         return self._store
 
     def renderer(self) -> Renderer:
-        return Renderer(self.store.images_dir, self.project.root)
+        return Renderer(self.store.images_dir, self.project.root, project=self.project.name)
 
-    def stack(self, name: str):
+    def stack(self, name: str, instance: str | None = None):
+        """PROFILE rendered for this project, as its instance INSTANCE (default: the first)."""
         profile = self.store.load(name)
-        return self.renderer().render(profile)
+        stack = self.renderer().render(profile, instance or DEFAULT_INSTANCE)
+        return stack
+
+    def scope(self, profile: str, instance: str | None = None) -> Scope:
+        """Whose containers a command acts on: this project's PROFILE, instance INSTANCE."""
+        return Scope(self.project.name, profile, instance or DEFAULT_INSTANCE, str(self.project.root))
 
     def default_profile(self) -> str:
         return os.environ.get("DEVENV_PROFILE") or self.project.default_profile
@@ -85,6 +92,22 @@ def profile_argument(f):
 def profile_option(f):
     return click.option("-p", "--profile", "profile", metavar="PROFILE",
                         help="Profile of the environment (default: $DEVENV_PROFILE or small-db).")(f)
+
+
+def instance_option(f):
+    """--name INSTANCE: one of several instances of a profile (default: its first)."""
+    return click.option("--name", "instance", metavar="INSTANCE", callback=_check_instance,
+                        help="The instance of the profile (default: its first; several run side by side).")(f)
+
+
+def _check_instance(ctx, param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not INSTANCE_RE.match(value):
+        raise click.BadParameter(
+            f"`{value}` is not an instance name: lower-case letters, digits, - and _, at most 40, "
+            "starting with a letter or digit (no `/`, no `..`)", ctx=ctx, param=param)
+    return value
 
 
 def json_option(f):

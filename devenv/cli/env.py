@@ -8,9 +8,9 @@ import sys
 
 import click
 
-from ..errors import Interrupted
+from ..errors import Interrupted, NotFoundError
 from ..ui import reporter_for
-from .common import Context, json_option, pass_ctx, profile_argument, profile_name, profile_option, table
+from .common import Context, instance_option, json_option, pass_ctx, profile_argument, profile_name, profile_option, table
 
 
 @click.command("up")
@@ -18,19 +18,20 @@ from .common import Context, json_option, pass_ctx, profile_argument, profile_na
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
               help="Seconds to wait for the services of each depends_on wave to become healthy.")
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
+@instance_option
 @pass_ctx
-def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> None:
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, instance: str | None) -> None:
     """Build what is missing and start PROFILE's stack (default: small-db).
 
     Idempotent: on a running, unchanged environment nothing changes; after a
     profile change only the services whose image or settings changed are recreated.
     """
     from ..engine import lifecycle
-    name = profile_name(profile)
-    stack = ctx.stack(name)
+    stack = ctx.stack(profile_name(profile), instance)
+    name = str(stack.scope)
     engine = ctx.engine()
     reporter = reporter_for()
-    plan = lifecycle.plan_up(engine, stack)
+    plan = lifecycle.plan_up(engine, lifecycle.instance_stack(engine, stack))
     if dry_run:
         click.echo(f"{name}: " + ("up to date, nothing to do" if not plan.changes else "up would:"))
         for line in plan.describe() if plan.changes else []:
@@ -49,7 +50,7 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> 
                   ("removed", result.removed), ("restored snapshot", result.restored),
                   ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
-    for row in lifecycle.status(engine, name):
+    for row in lifecycle.status(engine, stack.scope):
         for url in row.urls:
             click.echo(f"  {row.service:<8} {url}")
     for warning in result.warnings:
@@ -59,12 +60,18 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> 
 @click.command("down")
 @profile_argument
 @click.option("--volumes", is_flag=True, help="Also remove the named volumes (the database!).")
+@instance_option
 @pass_ctx
-def down_cmd(ctx: Context, profile: str | None, volumes: bool) -> None:
+def down_cmd(ctx: Context, profile: str | None, volumes: bool, instance: str | None) -> None:
     """Stop and remove PROFILE's containers and network. Volumes are kept unless --volumes."""
     from ..engine import lifecycle
-    name = profile_name(profile)
-    result = lifecycle.down(ctx.engine(), name, volumes=volumes)
+    scope = ctx.scope(profile_name(profile), instance)
+    name = str(scope)
+    engine = ctx.engine()
+    if not scope.is_default and not lifecycle.exists(engine, scope):
+        raise NotFoundError(f"no instance `{scope.instance}` of profile {scope.profile}",
+                            "`devenv ls` lists the instances on this engine.")
+    result = lifecycle.down(engine, scope, volumes=volumes)
     if not (result.removed_containers or result.removed_networks or result.removed_volumes):
         click.echo(f"{name}: nothing to remove")
     else:
@@ -77,12 +84,14 @@ def down_cmd(ctx: Context, profile: str | None, volumes: bool) -> None:
 @click.command("status")
 @profile_argument
 @json_option
+@instance_option
 @pass_ctx
-def status_cmd(ctx: Context, profile: str | None, as_json: bool) -> None:
+def status_cmd(ctx: Context, profile: str | None, as_json: bool, instance: str | None) -> None:
     """Each service of PROFILE: state, health, image tag, URLs."""
     from ..engine import lifecycle
-    name = profile_name(profile)
-    rows = lifecycle.status(ctx.engine(), name)
+    scope = ctx.scope(profile_name(profile), instance)
+    name = str(scope)
+    rows = lifecycle.status(ctx.engine(), scope)
     if as_json:
         click.echo(json.dumps({"profile": name, "services": [r.as_dict() for r in rows]}, indent=2))
         return
@@ -98,11 +107,13 @@ def status_cmd(ctx: Context, profile: str | None, as_json: bool) -> None:
 @profile_option
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines.")
 @click.option("--tail", type=click.IntRange(min=0), default=None, help="Only the last N lines.")
+@instance_option
 @pass_ctx
-def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail: int | None) -> None:
+def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail: int | None,
+             instance: str | None) -> None:
     """Print the logs of SERVICE."""
     from ..engine import lifecycle
-    name = profile_name(profile)
+    name = ctx.scope(profile_name(profile), instance)
     engine = ctx.engine()
     container = lifecycle.container_of(engine, name, service, running=False)
     out = sys.stdout.buffer
@@ -115,15 +126,17 @@ def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail
 @click.argument("service")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @profile_option
+@instance_option
 @pass_ctx
-def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str | None) -> None:
+def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str | None,
+             instance: str | None) -> None:
     """Run COMMAND in SERVICE's container; its exit code is devenv's.
 
     Example: devenv exec db -- mariadb -e 'SELECT 1'
     """
     from ..engine import lifecycle
     from ..engine.exec import run
-    name = profile_name(profile)
+    name = ctx.scope(profile_name(profile), instance)
     engine = ctx.engine()
     container = lifecycle.container_of(engine, name, service)
     sys.exit(run(engine, container, list(command), sys.stdout.buffer, sys.stderr.buffer))
@@ -132,14 +145,33 @@ def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str 
 @click.command("shell")
 @click.argument("service")
 @profile_option
+@instance_option
 @pass_ctx
-def shell_cmd(ctx: Context, service: str, profile: str | None) -> None:
+def shell_cmd(ctx: Context, service: str, profile: str | None, instance: str | None) -> None:
     """Open an interactive shell (bash, else sh) in SERVICE's container."""
     from ..engine import lifecycle
-    name = profile_name(profile)
+    name = ctx.scope(profile_name(profile), instance)
     engine = ctx.engine()
     container = lifecycle.container_of(engine, name, service)
     # An interactive TTY is the docker CLI's job; devenv only finds the container.
     tty = ["-it"] if sys.stdin.isatty() else ["-i"]
     os.execvp("docker", ["docker", "exec", *tty, container, "sh", "-c",
                          "command -v bash >/dev/null && exec bash || exec sh"])
+
+
+@click.command("ls")
+@json_option
+@pass_ctx
+def ls_cmd(ctx: Context, as_json: bool) -> None:
+    """Every instance of every project on the engine: state, ports, disk use."""
+    from ..engine import lifecycle
+    rows = lifecycle.instances(ctx.engine())
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no devenv environments on this engine")
+        return
+    table(["PROJECT", "PROFILE", "INSTANCE", "STATE", "PORTS", "DISK", "ROOT"],
+          [[r.project, r.profile, r.instance, r.state, " ".join(r.ports) or "-",
+            "-" if r.disk_bytes is None else f"{r.disk_bytes / 1e6:,.1f} MB", r.root or "-"] for r in rows])

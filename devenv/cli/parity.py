@@ -13,7 +13,7 @@ import click
 
 from ..errors import NotFoundError
 from ..ui import reporter_for
-from .common import Context, OutputPath, json_option, pass_ctx, profile_argument, profile_name, profile_option, \
+from .common import Context, instance_option, OutputPath, json_option, pass_ctx, profile_argument, profile_name, profile_option, \
     writing
 
 
@@ -109,8 +109,10 @@ def drift_cmd(ctx: Context, profile: str | None, against: str, services: tuple[s
 @click.option("--junit", type=OutputPath(), metavar="FILE", help="Also write JUnit XML to FILE.")
 @click.option("--no-user-tests", is_flag=True, help="Only the generated checks, not the profile's testinfra files.")
 @json_option
+@instance_option
 @pass_ctx
-def verify_cmd(ctx: Context, profile: str | None, junit: str | None, no_user_tests: bool, as_json: bool) -> None:
+def verify_cmd(ctx: Context, profile: str | None, junit: str | None, no_user_tests: bool, as_json: bool,
+               instance: str | None) -> None:
     """Check the running PROFILE against its declaration; exit 1 on any failure.
 
     Per service: running and healthy, OS release, every declared package at its
@@ -120,8 +122,8 @@ def verify_cmd(ctx: Context, profile: str | None, junit: str | None, no_user_tes
     """
     from ..parity import verify_environment
     from ..parity.junit import write_verify
-    stack = ctx.stack(profile_name(profile))
-    report = verify_environment(ctx.engine(), stack, project_dir=ctx.store.profiles_dir.parent,
+    stack = ctx.stack(profile_name(profile), instance)
+    report = verify_environment(ctx.engine(), stack, project_dir=ctx.project.root,
                                 user_tests=not no_user_tests, reporter=reporter_for())
     if junit:
         with writing(junit):

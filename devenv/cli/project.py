@@ -11,7 +11,7 @@ import click
 
 from ..errors import Interrupted
 from ..ui import SilentReporter
-from .common import Context, OutputPath, json_option, pass_ctx, profile_argument, profile_name, table
+from .common import Context, OutputPath, instance_option, json_option, pass_ctx, profile_argument, profile_name, table
 
 
 @click.command("init")
@@ -99,8 +99,9 @@ def cache_prune_cmd(snapshots_of: str | None, dry_run: bool) -> None:
 @profile_argument
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
               help="Seconds to wait for recreated services to become healthy.")
+@instance_option
 @pass_ctx
-def watch_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
+def watch_cmd(ctx: Context, profile: str | None, timeout: float, instance: str | None) -> None:
     """Keep PROFILE's running stack in step with the project's files (Ctrl-C stops).
 
     A template, recipe, profile or copied file that changes re-renders the profile;
@@ -111,7 +112,7 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     from ..ui import reporter_for
     from ..watch import Watcher, apply_with, watched_roots
     name = profile_name(profile)
-    stack = ctx.stack(name)
+    stack = ctx.stack(name, instance)
     engine = ctx.engine()
     reporter = reporter_for()
     lifecycle.up(engine, stack, reporter, timeout=timeout)
@@ -120,7 +121,7 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
 
     def render():
         ctx._store = None            # profiles are read anew on every change
-        state["stack"] = ctx.stack(name)
+        state["stack"] = ctx.stack(name, instance)
         return state["stack"]
 
     def roots():

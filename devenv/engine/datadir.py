@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import docker.errors
 
 from .. import names
+from ..names import REFERENCE_PROJECT, Scope
 from ..data.snapshots import Snapshot, SnapshotError, SnapshotStore, check_server, save
 from ..errors import DevenvError
 from ..paths import cache_dir
@@ -42,12 +43,15 @@ def data_volume(stack: Stack) -> DataVolume:
         raise DevenvError(f"service {service_name} of profile {stack.name} mounts {len(service.volumes)} volumes; "
                           "snapshots need exactly one (the datadir)")
     v = service.volumes[0]
-    return DataVolume(service_name, names.container_name(stack.name, service_name),
-                      names.volume_name(stack.name, v.name), v.target)
+    return DataVolume(service_name, names.container_name(stack.scope, service_name),
+                      names.volume_name(stack.scope, v.name), v.target)
 
 
-def snapshot_store() -> SnapshotStore:
-    return SnapshotStore(cache_dir() / "snapshots")
+def snapshot_store(project: Scope | str = REFERENCE_PROJECT) -> SnapshotStore:
+    """The snapshots of one project (``<cache>/snapshots/<project>/``): a snapshot is only
+    ever listed, matched or restored within the project it belongs to."""
+    name = project.project if isinstance(project, Scope) else project
+    return SnapshotStore(cache_dir() / "snapshots" / name)
 
 
 def dataset_id(stack: Stack) -> str | None:
@@ -62,7 +66,7 @@ def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -
     except docker.errors.NotFound:
         raise DevenvError(f"profile {stack.name} has no {dv.service} container to snapshot",
                           f"Run `devenv up {stack.name}` first.") from None
-    snap = save(engine, snapshot_store(), profile=stack.name, name=name, service=dv.service,
+    snap = save(engine, snapshot_store(stack.scope), profile=stack.name, name=name, service=dv.service,
                 container=dv.container, volume_target=dv.target, dataset=dataset_id(stack), reporter=reporter)
     _wait_if_running(engine, dv)
     return snap
@@ -76,7 +80,7 @@ def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter
     database is started again only on one of them.
     """
     dv = data_volume(stack)
-    snap = snapshot_store().get(stack.name, name)
+    snap = snapshot_store(stack.scope).get(stack.name, name)
     sp = stack.services[dv.service]
     ensure_images(engine, [sp.image], stack.base, reporter)
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
@@ -86,7 +90,7 @@ def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter
     except docker.errors.NotFound:
         pass
     check_server(snap, image_id, sp.image.tag)  # before stopping anything
-    remove_stale_helpers(engine, stack.name)    # a killed restore's holder or switch
+    remove_stale_helpers(engine, stack.scope)    # a killed restore's holder or switch
     if running:
         with reporter.step(f"stop {dv.service}"):
             engine.api.stop(dv.container, timeout=60)
@@ -94,12 +98,12 @@ def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter
     try:
         _ensure_volume(engine, stack, dv)
         restore_into_volume(engine, snap, image_id=image_id, image=sp.image.tag, volume=dv.volume,
-                            profile=stack.name, reporter=reporter)
+                            profile=stack.scope, reporter=reporter)
         done = True
     finally:
         if not done:  # cut short: finish a switch or drop the staging before a server sees it
-            remove_stale_helpers(engine, stack.name)
-            prepare_datadir(engine, sp.image.tag, dv.volume, stack.name, reporter, refuse_incomplete=False)
+            remove_stale_helpers(engine, stack.scope)
+            prepare_datadir(engine, sp.image.tag, dv.volume, stack.scope, reporter, refuse_incomplete=False)
         if running:
             engine.api.start(dv.container)
     _wait_if_running(engine, dv)
@@ -124,8 +128,8 @@ def prepare_data_volume(engine: Engine, stack: Stack, reporter: Reporter) -> Dat
         engine.api.inspect_volume(dv.volume)
     except docker.errors.NotFound:
         return DatadirState.EMPTY
-    remove_stale_helpers(engine, stack.name)
-    return prepare_datadir(engine, stack.services[dv.service].image.tag, dv.volume, stack.name, reporter,
+    remove_stale_helpers(engine, stack.scope)
+    return prepare_datadir(engine, stack.services[dv.service].image.tag, dv.volume, stack.scope, reporter,
                            complete_entry=SYSTEM_SCHEMA, refuse_incomplete=stack.profile.dataset is not None)
 
 
@@ -134,7 +138,7 @@ def _ensure_volume(engine: Engine, stack: Stack, dv: DataVolume) -> None:
         engine.api.inspect_volume(dv.volume)
     except docker.errors.NotFound:
         short = next(v.name for v in stack.profile.services[dv.service].volumes)
-        engine.api.create_volume(dv.volume, labels=names.volume_labels(stack.name, short))
+        engine.api.create_volume(dv.volume, labels=names.volume_labels(stack.scope, short))
 
 
 def _wait_if_running(engine: Engine, dv: DataVolume) -> None:

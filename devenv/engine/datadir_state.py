@@ -81,7 +81,7 @@ def classify(seen: set[str]) -> DatadirState:
     return DatadirState.INCOMPLETE
 
 
-def datadir_state(engine: Engine, image: str, volume: str, profile: str,
+def datadir_state(engine: Engine, image: str, volume: str, profile: "Scope | str",
                   complete_entry: str = SYSTEM_SCHEMA) -> DatadirState:
     """What ``volume`` holds; one read-only probe container of ``image`` (labelled for ``profile``)."""
     out = run_in_volume(engine, image, volume, profile, "probe", _probe_script(complete_entry), read_only=True)
@@ -130,24 +130,24 @@ rm -f -- {j}
 """
 
 
-def switch(engine: Engine, image: str, volume: str, profile: str) -> None:
+def switch(engine: Engine, image: str, volume: str, profile: "Scope | str") -> None:
     """Replace the volume's content by its verified staging (or finish a switch cut short)."""
     run_in_volume(engine, image, volume, profile, "switch", switch_script())
 
 
-def discard_staging(engine: Engine, image: str, volume: str, profile: str) -> None:
+def discard_staging(engine: Engine, image: str, volume: str, profile: "Scope | str") -> None:
     """Remove a restore's staging that never reached its switch (the old data stays)."""
     s, j = shlex.quote(STAGING), shlex.quote(JOURNAL)
     run_in_volume(engine, image, volume, profile, "clean",
                   f"cd {VOLUME_MOUNT} && if [ ! -e {j} ]; then rm -rf -- {s}; fi")
 
 
-def wipe(engine: Engine, image: str, volume: str, profile: str) -> None:
+def wipe(engine: Engine, image: str, volume: str, profile: "Scope | str") -> None:
     """Empty the volume (a seed cut short, before it is redone)."""
     run_in_volume(engine, image, volume, profile, "wipe", f"find {VOLUME_MOUNT} -mindepth 1 -delete")
 
 
-def prepare_datadir(engine: Engine, image: str, volume: str, profile: str, reporter: Reporter, *,
+def prepare_datadir(engine: Engine, image: str, volume: str, profile: "Scope | str", reporter: Reporter, *,
                     complete_entry: str = SYSTEM_SCHEMA,
                     refuse_incomplete: bool = True) -> DatadirState:
     """Bring ``volume`` to a state a database may start on, before every start of it.

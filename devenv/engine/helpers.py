@@ -11,6 +11,7 @@ from __future__ import annotations
 import docker.errors
 
 from .. import names
+from ..names import Scope, as_scope
 from ..errors import DevenvError
 from .client import Engine
 
@@ -30,12 +31,12 @@ class HelperError(DevenvError):
     exit_code = 1
 
 
-def helper_labels(profile: str, kind: str) -> dict[str, str]:
+def helper_labels(profile: Scope | str, kind: str) -> dict[str, str]:
     assert kind in HELPER_KINDS, kind
-    return names.extra_labels() | {names.MANAGED: "true", names.PROFILE: profile, names.KIND: kind}
+    return names.helper_labels(profile, kind)
 
 
-def create_helper(engine: Engine, image: str, volume: str, profile: str, kind: str, *,
+def create_helper(engine: Engine, image: str, volume: str, profile: Scope | str, kind: str, *,
                   command: list[str] | None = None, read_only: bool = False) -> str:
     """A created (not started) helper of ``image`` with ``volume`` at ``VOLUME_MOUNT``; its id."""
     try:
@@ -55,7 +56,7 @@ def remove_helper(engine: Engine, cid: str) -> None:
         pass
 
 
-def run_in_volume(engine: Engine, image: str, volume: str, profile: str, kind: str, script: str, *,
+def run_in_volume(engine: Engine, image: str, volume: str, profile: Scope | str, kind: str, script: str, *,
                   read_only: bool = False, timeout: float = 600) -> str:
     """Run ``sh -c script`` in a helper with ``volume`` at ``VOLUME_MOUNT``; its stdout.
 
@@ -76,7 +77,7 @@ def run_in_volume(engine: Engine, image: str, volume: str, profile: str, kind: s
         remove_helper(engine, cid)
 
 
-def remove_stale_helpers(engine: Engine, profile: str) -> list[str]:
+def remove_stale_helpers(engine: Engine, profile: Scope | str) -> list[str]:
     """Remove every helper container of ``profile`` (running or not); their names.
 
     Called by ``up`` and ``down`` of the profile before they touch its volumes: a
@@ -84,7 +85,7 @@ def remove_stale_helpers(engine: Engine, profile: str) -> list[str]:
     still running) race with the next one.
     """
     try:
-        found = engine.api.containers(all=True, filters={"label": [f"{names.PROFILE}={profile}", names.KIND]})
+        found = engine.api.containers(all=True, filters={"label": [*as_scope(profile).filters(), names.KIND]})
     except docker.errors.APIError as exc:
         raise HelperError(f"cannot list the helper containers of {profile}: {exc.explanation or exc}") from None
     removed, removed_ids = [], []

@@ -19,15 +19,16 @@ import docker.errors
 from docker.types import Mount
 
 from .. import names
+from ..names import Scope, as_scope
 from ..errors import DevenvError, NotFoundError, PortConflictError, PortConflictsError
-from ..profile.model import Port
+from ..instances import port_free, with_instance_ports
 from ..render import ServicePlan, Stack
 from ..spec import Bind, ContainerSpec, container_spec
 from ..ui import Reporter
 from .client import Engine
 from .health import Health, current, observe, wait_ready
 from .images import ensure_images
-from .plan import Action, Data, UpPlan, containers_of, plan_up
+from .plan import Action, Data, UpPlan, check_owner, containers_of, plan_up
 from .datadir import prepare_data_volume
 from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
@@ -54,18 +55,18 @@ class UpResult:
         return bool(self.built or self.created or self.started or self.removed)
 
 
-def _ensure_network(engine: Engine, profile: str) -> str:
-    name = names.network_name(profile)
-    if not engine.api.networks(names=[name], filters={"label": f"{names.PROFILE}={profile}"}):
-        engine.api.create_network(name, driver="bridge", labels=names.network_labels(profile), check_duplicate=True)
+def _ensure_network(engine: Engine, scope: Scope) -> str:
+    name = names.network_name(scope)
+    if not engine.api.networks(names=[name], filters={"label": scope.filters()}):
+        engine.api.create_network(name, driver="bridge", labels=names.network_labels(scope), check_duplicate=True)
     return name
 
 
 def _create_volumes(engine: Engine, stack: Stack, volumes: tuple[str, ...]) -> None:
-    short = {names.volume_name(stack.name, v.name): v.name
+    short = {names.volume_name(stack.scope, v.name): v.name
              for sp in stack.services.values() for v in sp.service.volumes}
     for vname in volumes:
-        engine.api.create_volume(vname, labels=names.volume_labels(stack.name, short[vname]))
+        engine.api.create_volume(vname, labels=names.volume_labels(stack.scope, short[vname]))
 
 
 def _port_holder(engine: Engine, host_ip: str, port: int) -> str | None:
@@ -76,30 +77,17 @@ def _port_holder(engine: Engine, host_ip: str, port: int) -> str | None:
     return None
 
 
-def _port_free(p: Port) -> bool:
-    kind = socket.SOCK_STREAM if p.protocol == "tcp" else socket.SOCK_DGRAM
-    family = socket.AF_INET6 if ":" in p.host_ip else socket.AF_INET
-    with socket.socket(family, kind) as s:
-        # as servers do (docker-proxy too): a port in TIME_WAIT is free to listen on
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((p.host_ip, p.host))
-        except OSError:
-            return False
-    return True
-
-
 def check_ports(engine: Engine, plan: UpPlan) -> None:
     """Every host port the plan will bind is free, or held by a container this ``up``
     replaces; otherwise refuse before anything starts, naming every conflict."""
-    replaced = {names.container_name(plan.stack.name, s.service) for s in plan.steps()
-                if s.action is Action.RECREATE} | {names.container_name(plan.stack.name, svc) for svc, _ in plan.remove}
+    replaced = {names.container_name(plan.stack.scope, s.service) for s in plan.steps()
+                if s.action is Action.RECREATE} | {names.container_name(plan.stack.scope, svc) for svc, _ in plan.remove}
     conflicts = []
     for step in plan.steps():
         if step.action is Action.KEEP:
             continue
         for p in plan.stack.services[step.service].service.ports:
-            if _port_free(p):
+            if port_free(p):
                 continue
             holder = _port_holder(engine, p.host_ip, p.host)
             if holder not in replaced:
@@ -169,7 +157,16 @@ def _remove(engine: Engine, container: str) -> None:
 
 def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -> UpResult:
     """Build what is missing, then converge the running environment to ``stack``."""
-    return execute(engine, plan_up(engine, stack), reporter, timeout)
+    return execute(engine, plan_up(engine, instance_stack(engine, stack)), reporter, timeout)
+
+
+def instance_stack(engine: Engine, stack: Stack) -> Stack:
+    """``stack`` with its instance's host ports (see ``devenv.instances``)."""
+    if stack.scope.is_default:
+        return stack
+    own = {(p.get("IP"), p.get("PublicPort")) for c in containers_of(engine, stack.scope).values()
+           for p in c.get("Ports", []) if p.get("PublicPort")}
+    return with_instance_ports(stack, lambda p: (p.host_ip, p.host) in own or ("0.0.0.0", p.host) in own)
 
 
 def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 300) -> UpResult:
@@ -181,14 +178,14 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     stack = plan.stack
     result = UpResult()
     check_ports(engine, plan)
-    remove_stale_helpers(engine, stack.name)
+    remove_stale_helpers(engine, stack.scope)
     if plan.build:
         result.built = ensure_images(engine, [stack.services[s].image for s in stack.order()], stack.base, reporter)
     for service, cid in plan.remove:
         _remove(engine, cid)
         result.removed.append(service)
     if plan.network:
-        _ensure_network(engine, stack.name)
+        _ensure_network(engine, stack.scope)
     _create_volumes(engine, stack, plan.volumes)
     new_volumes = set(plan.volumes)
 
@@ -196,7 +193,7 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
         to_wait: dict[str, str] = {}
         for step in wave:
             sp = stack.services[step.service]
-            name = names.container_name(stack.name, step.service)
+            name = names.container_name(stack.scope, step.service)
             to_wait[step.service] = name
             if step.action is Action.KEEP:
                 result.unchanged.append(step.service)
@@ -233,7 +230,7 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     ds = stack.profile.dataset
     if ds and ds.service in stack.services and not result.seeded and not result.restored \
             and ds.service in set(result.created) | set(result.started):
-        warning = dataset_mismatch(engine, stack, names.container_name(stack.name, ds.service))
+        warning = dataset_mismatch(engine, stack, names.container_name(stack.scope, ds.service))
         if warning:
             result.warnings.append(warning)
     return result
@@ -247,8 +244,10 @@ class DownResult:
     kept_volumes: list[str] = field(default_factory=list)
 
 
-def down(engine: Engine, profile: str, volumes: bool = False) -> DownResult:
-    """Stop and remove the profile's containers and network; volumes only when asked."""
+def down(engine: Engine, scope: Scope | str, volumes: bool = False) -> DownResult:
+    """Stop and remove the scope's containers and network; volumes only when asked."""
+    profile = as_scope(scope)
+    check_owner(engine, profile)
     result = DownResult()
     remove_stale_helpers(engine, profile)
     containers = containers_of(engine, profile)
@@ -266,13 +265,13 @@ def down(engine: Engine, profile: str, volumes: bool = False) -> DownResult:
     for service, c in containers.items():
         _remove(engine, c["Id"])
         result.removed_containers.append(c["Names"][0].lstrip("/"))
-    for net in engine.api.networks(filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]}):
+    for net in engine.api.networks(filters={"label": profile.filters()}):
         try:
             engine.api.remove_network(net["Id"])
             result.removed_networks.append(net["Name"])
         except docker.errors.NotFound:
             pass
-    vols = engine.api.volumes(filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}"]})["Volumes"] or []
+    vols = engine.api.volumes(filters={"label": profile.filters()})["Volumes"] or []
     for v in vols:
         if volumes:
             try:
@@ -304,7 +303,7 @@ class ServiceStatus:
                 "health": self.health, "image": self.image, "urls": self.urls}
 
 
-def status(engine: Engine, profile: str) -> list[ServiceStatus]:
+def status(engine: Engine, profile: Scope | str) -> list[ServiceStatus]:
     out = []
     for service, c in sorted(containers_of(engine, profile).items()):
         obs = current(engine, c["Id"])
@@ -321,14 +320,74 @@ def _url(port: dict) -> str:
     return f"{scheme}://{ip}:{port['PublicPort']}/" if scheme == "http" else f"{scheme}://{ip}:{port['PublicPort']}"
 
 
-def container_of(engine: Engine, profile: str, service: str, running: bool = True) -> str:
-    """The container name of a service of a profile, or a clear NotFoundError."""
+def container_of(engine: Engine, profile: Scope | str, service: str, running: bool = True) -> str:
+    """The container name of a service of a scope, or a clear NotFoundError."""
+    profile = as_scope(profile)
     found = containers_of(engine, profile)
+    if not found and not profile.is_default:
+        raise NotFoundError(f"no instance `{profile.instance}` of profile {profile.profile} is up",
+                            f"`devenv ls` lists the instances; `devenv up {profile}` starts this one.")
     if service not in found:
-        have = ", ".join(sorted(found)) or "none: is it up? (`devenv up " + profile + "`)"
+        have = ", ".join(sorted(found)) or f"none: is it up? (`devenv up {profile}`)"
         raise NotFoundError(f"profile {profile} has no container for service `{service}`", f"services running: {have}")
     c = found[service]
     if running and c["State"] != "running":
         raise NotFoundError(f"service {service} of profile {profile} is not running (state: {c['State']})",
                             f"Start it with `devenv up {profile}`.")
     return c["Names"][0].lstrip("/")
+
+
+def exists(engine: Engine, scope: Scope) -> bool:
+    """Whether anything (a container or a volume) of ``scope`` is on the engine."""
+    if engine.api.containers(all=True, filters={"label": scope.filters()}):
+        return True
+    return bool(engine.api.volumes(filters={"label": scope.filters()})["Volumes"])
+
+
+@dataclass
+class InstanceRow:
+    project: str
+    profile: str
+    instance: str
+    root: str
+    state: str                 # "running 4/4", "stopped", "volumes only"
+    ports: list[str]
+    disk_bytes: int | None     # the instance's volumes (None: the engine did not say)
+    owner: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def instances(engine: Engine) -> list[InstanceRow]:
+    """Every scope devenv has containers or volumes of on this engine."""
+    groups: dict[tuple, dict] = {}
+
+    def group(labels: dict) -> dict:
+        key = (labels.get(names.PROJECT, "?"), labels.get(names.PROFILE, "?"),
+               labels.get(names.INSTANCE, names.DEFAULT_INSTANCE))
+        return groups.setdefault(key, {"root": labels.get(names.PROJECT_ROOT, ""), "owner": labels.get(names.OWNER, ""),
+                                       "running": 0, "services": 0, "ports": set(), "volumes": []})
+
+    for c in engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", names.CONFIG_HASH]}):
+        g = group(c.get("Labels") or {})
+        g["services"] += 1
+        g["running"] += c["State"] == "running"
+        g["ports"] |= {f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}" for p in c.get("Ports", []) if p.get("PublicPort")}
+    for v in engine.api.volumes(filters={"label": f"{names.MANAGED}=true"})["Volumes"] or []:
+        group(v.get("Labels") or {})["volumes"].append(v["Name"])
+    sizes: dict[str, int] = {}
+    try:
+        for v in engine.api.df().get("Volumes") or []:
+            size = (v.get("UsageData") or {}).get("Size")
+            if size is not None and size >= 0:
+                sizes[v["Name"]] = size
+    except docker.errors.APIError:
+        sizes = {}
+    rows = []
+    for (project, profile, instance), g in sorted(groups.items()):
+        state = (f"running {g['running']}/{g['services']}" if g["running"] else "stopped") if g["services"] \
+            else "volumes only"
+        disk = sum(sizes.get(v, 0) for v in g["volumes"]) if sizes or not g["volumes"] else None
+        rows.append(InstanceRow(project, profile, instance, g["root"], state, sorted(g["ports"]), disk, g["owner"]))
+    return rows

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .. import names
+from ..errors import DevenvError
+from ..names import Scope, as_scope
 from ..render import ServicePlan, Stack
 from .client import Engine
 from .images import image_exists
@@ -78,7 +80,7 @@ class UpPlan:
         lines += [f"remove helper container {c}" for c in self.stale_helpers]
         lines += [f"remove {svc} (no longer in the profile)" for svc, _ in self.remove]
         if self.network:
-            lines.append(f"create network {names.network_name(self.stack.name)}")
+            lines.append(f"create network {names.network_name(self.stack.scope)}")
         lines += [f"create volume {v}" for v in self.volumes]
         for i, wave in enumerate(self.waves, 1):
             for s in wave:
@@ -99,23 +101,46 @@ class UpPlan:
         return lines
 
 
-def containers_of(engine: Engine, profile: str) -> dict[str, dict]:
-    """service -> container summary, for the service containers devenv made for ``profile``.
+def containers_of(engine: Engine, scope: Scope | str) -> dict[str, dict]:
+    """service -> container summary, for the service containers devenv made for ``scope``.
 
     Service containers are the ones with a settings hash: helpers (probe, restore)
     inherit their image's labels, ``dev.devenv.service`` among them, but no hash.
     """
-    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", f"{names.PROFILE}={profile}",
-                                                               names.CONFIG_HASH]})
+    found = engine.api.containers(all=True, filters={"label": [*as_scope(scope).filters(), names.CONFIG_HASH]})
     return {c["Labels"][names.SERVICE]: c for c in found if names.SERVICE in c.get("Labels", {})}
 
 
-def helpers_of(engine: Engine, profile: str) -> list[dict]:
-    """Helper containers (probe, restore, switch) devenv made for ``profile``'s stack."""
+def helpers_of(engine: Engine, scope: Scope | str) -> list[dict]:
+    """Helper containers (probe, restore, switch) devenv made for ``scope``'s stack."""
     from .helpers import HELPER_KINDS
-    found = engine.api.containers(all=True, filters={"label": [f"{names.PROFILE}={profile}", names.KIND]})
+    found = engine.api.containers(all=True, filters={"label": [*as_scope(scope).filters(), names.KIND]})
     return [c for c in found if (c.get("Labels") or {}).get(names.KIND) in HELPER_KINDS
             and names.CONFIG_HASH not in (c.get("Labels") or {})]
+
+
+class ProjectClashError(DevenvError):
+    """Another project directory uses the same project name on this engine."""
+
+
+def check_owner(engine: Engine, scope: Scope) -> None:
+    """Refuse to touch objects of the same project name that another directory made.
+
+    Names and labels are scoped by project name; the root label tells two
+    directories apart that claim the same name (two checkouts, two templates
+    initialised with one name), so neither ever adopts, stops or deletes the other's.
+    """
+    if not scope.root:
+        return
+    wanted = [f"{names.MANAGED}=true", f"{names.PROJECT}={scope.project}"]
+    found = [c.get("Labels") or {} for c in engine.api.containers(all=True, filters={"label": wanted})]
+    found += [v.get("Labels") or {} for v in engine.api.volumes(filters={"label": wanted})["Volumes"] or []]
+    others = sorted({lab.get(names.PROJECT_ROOT) for lab in found} - {scope.root, None, ""})
+    if others:
+        raise ProjectClashError(
+            f"project name `{scope.project}` is already used on this engine by {others[0]}, not by {scope.root}",
+            f"Give this project its own name (`name:` in {scope.root}/devenv.yaml), or remove the other one's "
+            f"environment first (`devenv --project {others[0]} down {scope.profile}`).")
 
 
 def waves(stack: Stack) -> list[list[str]]:
@@ -131,7 +156,7 @@ def waves(stack: Stack) -> list[list[str]]:
 
 
 def _existing_volumes(engine: Engine, stack: Stack) -> set[str]:
-    vols = engine.api.volumes(filters={"label": f"{names.PROFILE}={stack.name}"})["Volumes"] or []
+    vols = engine.api.volumes(filters={"label": stack.scope.filters()})["Volumes"] or []
     return {v["Name"] for v in vols}
 
 
@@ -145,14 +170,14 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
     if volume_exists:
         from .datadir_state import DatadirState, IncompleteDatadirError, datadir_state
         v = sp.service.volumes[0]
-        volume = names.volume_name(stack.name, v.name)
-        state = datadir_state(engine, sp.image.tag, volume, stack.name)
+        volume = names.volume_name(stack.scope, v.name)
+        state = datadir_state(engine, sp.image.tag, volume, stack.scope)
         if state is DatadirState.INCOMPLETE:   # refused before anything starts
             raise IncompleteDatadirError(
                 f"volume {volume} of service {sp.service.name} holds an incomplete datadir: files, but no "
                 "complete seed or snapshot and nothing devenv can finish; nothing was started",
-                f"Restore a snapshot (`devenv snapshot restore {stack.name}`) or start from scratch "
-                f"(`devenv down {stack.name} --volumes && devenv up {stack.name}`).")
+                f"Restore a snapshot (`devenv snapshot restore {stack.scope}`) or start from scratch "
+                f"(`devenv down {stack.scope} --volumes && devenv up {stack.scope}`).")
         if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
             return Data.CHECK, None     # complete, or a restore the start finishes or drops
     return new_volume_source(engine, stack, sp)
@@ -164,7 +189,7 @@ def new_volume_source(engine: Engine, stack: Stack, sp: ServicePlan) -> tuple[Da
     from .datadir import snapshot_store
     ds = stack.profile.dataset
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
-    snap = snapshot_store().matching(stack.name, dataset_id(ds, stack.profile.imageset), image_id)
+    snap = snapshot_store(stack.scope).matching(stack.name, dataset_id(ds, stack.profile.imageset), image_id)
     if snap is not None:
         return Data.RESTORE, f"{snap.manifest.profile}/{snap.manifest.name}"
     return Data.SEED, None
@@ -172,16 +197,17 @@ def new_volume_source(engine: Engine, stack: Stack, sp: ServicePlan) -> tuple[Da
 
 def plan_up(engine: Engine, stack: Stack) -> UpPlan:
     """Observe the engine and decide every step of ``up``; changes nothing."""
+    check_owner(engine, stack.scope)
     order = stack.order()
     images = [stack.services[s].image for s in order]
     build = tuple(p.tag for p in images if not image_exists(engine, p.tag))
     base_missing = bool(build) and not image_exists(engine, stack.base.tag)
-    existing = containers_of(engine, stack.name)
+    existing = containers_of(engine, stack.scope)
     remove = tuple((svc, c["Id"]) for svc, c in sorted(existing.items()) if svc not in stack.services)
-    have_network = bool(engine.api.networks(names=[names.network_name(stack.name)],
-                                            filters={"label": f"{names.PROFILE}={stack.name}"}))
+    have_network = bool(engine.api.networks(names=[names.network_name(stack.scope)],
+                                            filters={"label": stack.scope.filters()}))
     have_volumes = _existing_volumes(engine, stack)
-    wanted = [names.volume_name(stack.name, v.name) for s in order for v in stack.services[s].service.volumes]
+    wanted = [names.volume_name(stack.scope, v.name) for s in order for v in stack.services[s].service.volumes]
     new_volumes = tuple(dict.fromkeys(v for v in wanted if v not in have_volumes))
 
     planned: list[tuple[ServiceStep, ...]] = []
@@ -200,7 +226,7 @@ def plan_up(engine: Engine, stack: Stack) -> UpPlan:
                 action, reason = Action.CREATE, ""
             data, snapshot = Data.NONE, None
             if action is not Action.KEEP:
-                vol_exists = all(names.volume_name(stack.name, v.name) in have_volumes for v in sp.service.volumes)
+                vol_exists = all(names.volume_name(stack.scope, v.name) in have_volumes for v in sp.service.volumes)
                 data, snapshot = _data_step(engine, stack, sp, vol_exists)
                 if action is Action.START and data is Data.SEED:
                     # the dataset is mounted when the container is created
@@ -209,10 +235,10 @@ def plan_up(engine: Engine, stack: Stack) -> UpPlan:
                 and stack.profile.imageset.service == service
             steps.append(ServiceStep(service, action, reason, data, snapshot, cid, imageset))
         planned.append(tuple(steps))
-    stale = tuple(c["Names"][0].lstrip("/") for c in helpers_of(engine, stack.name))
+    stale = tuple(c["Names"][0].lstrip("/") for c in helpers_of(engine, stack.scope))
     return UpPlan(stack, build, base_missing, remove, not have_network and any(
         s.action in (Action.CREATE, Action.RECREATE) for w in planned for s in w), new_volumes, tuple(planned), stale)
 
 
-__all__ = ["Action", "Data", "ServiceStep", "UpPlan", "containers_of", "helpers_of", "new_volume_source",
+__all__ = ["Action", "Data", "ProjectClashError", "ServiceStep", "check_owner", "UpPlan", "containers_of", "helpers_of", "new_volume_source",
            "plan_up", "waves"]

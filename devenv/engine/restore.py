@@ -55,7 +55,7 @@ def _put(engine: Engine, holder: str, path: str, data, volume: str) -> None:
 
 
 def restore_into_volume(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str, volume: str,
-                        profile: str, reporter: Reporter) -> None:
+                        profile: "Scope | str", reporter: Reporter) -> None:
     """Replace the content of ``volume`` by ``snapshot``, verified first (see the module doc).
 
     ``image`` is the server image (it must be the one the snapshot was taken with);

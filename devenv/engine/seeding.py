@@ -56,23 +56,23 @@ def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[st
     from .restore import restore_into_volume
 
     v = sp.service.volumes[0]
-    volume = names.volume_name(stack.name, v.name)
+    volume = names.volume_name(stack.scope, v.name)
     if volume in new_volumes:
         state = DatadirState.EMPTY
     else:
-        state = prepare_datadir(engine, sp.image.tag, volume, stack.name, reporter)
+        state = prepare_datadir(engine, sp.image.tag, volume, stack.scope, reporter)
     if state is DatadirState.COMPLETE:
         return SeedPlan({})
     ds_id = dataset_id(profile.dataset, profile.imageset)
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
-    snap = snapshot_store().matching(stack.name, ds_id, image_id)
+    snap = snapshot_store(stack.scope).matching(stack.name, ds_id, image_id)
     if snap is not None:
         restore_into_volume(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume,
-                            profile=stack.name, reporter=reporter)
+                            profile=stack.scope, reporter=reporter)
         return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id)
     files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter)
     if state is DatadirState.SEED_INTERRUPTED:  # start from empty (the entrypoint would too)
-        wipe(engine, sp.image.tag, volume, stack.name)
+        wipe(engine, sp.image.tag, volume, stack.scope)
     return SeedPlan({str(files.path): {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
 
 

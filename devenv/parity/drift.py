@@ -270,7 +270,7 @@ def drift_profile(engine: Engine, stack: Stack, production: FingerprintFile, *, 
     chosen = check_services(stack, production, against, services)
     patterns = tuple(DEFAULT_IGNORE) + tuple(stack.profile.drift_ignore) + tuple(ignore)
     if running:
-        targets = {s: Target.parse(f"docker://{lifecycle.container_of(engine, stack.name, s)}") for s in chosen}
+        targets = {s: Target.parse(f"docker://{lifecycle.container_of(engine, stack.scope, s)}") for s in chosen}
     else:
         ensure_images(engine, [stack.services[s].image for s in chosen], stack.base, reporter)
         targets = {s: Target.parse(f"image://{stack.services[s].image.tag}") for s in chosen}

@@ -26,7 +26,7 @@ from typing import Any
 from .. import names
 from ..digest import sha256_bytes
 from ..engine import Engine
-from ..engine.health import Health, observe
+from ..engine.health import Health, current
 from ..render import Stack
 from ..ui import Reporter, SilentReporter
 from .apt import version_matches
@@ -168,7 +168,7 @@ def evaluate(exp: Expectation, fp: HostFingerprint) -> CheckResult:
 
 
 def _running(service: str, container: str, engine: Engine) -> tuple[list[CheckResult], bool]:
-    obs = observe(engine, container)
+    obs = current(engine, container)   # the one definition of ready `up` waits for
     if obs.health is Health.MISSING:
         return [CheckResult(service, "running", False, "running", f"no container {container} (is it up?)")], False
     if obs.health is Health.EXITED:
@@ -198,7 +198,7 @@ def _diff(expected: bytes, actual: bytes | None, path: str) -> str:
 
 def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
     """The generated checks of one service: Engine API for state, then at most 2 commands."""
-    container = names.container_name(stack.name, service)
+    container = names.container_name(stack.scope, service)
     exps = expectations(stack, service)
     sv = ServiceVerify(service, container)
     results, sv.running = _running(service, container, engine)

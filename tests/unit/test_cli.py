@@ -154,7 +154,9 @@ def test_a_command_runs_alone_with_a_context(monkeypatch):
     r = CliRunner().invoke(down_cmd, ["t-alone", "--volumes"], obj=Context(None, False))
     assert r.exit_code == 0, r.output
     assert r.output == "t-alone: nothing to remove\n"
-    down.assert_called_once_with("the-engine", "t-alone", volumes=True)
+    (engine, scope), kwargs = down.call_args
+    assert engine == "the-engine" and kwargs == {"volumes": True}
+    assert (scope.project, scope.profile, scope.instance) == ("devenv", "t-alone", "default")
 
 
 def test_command_modules_do_not_import_each_other():
@@ -192,7 +194,7 @@ def test_an_os_error_naming_a_file_is_not_an_internal_error(monkeypatch, capsys)
     from devenv.cli import main
     from devenv.cli.common import Context
 
-    def stack(self, name):
+    def stack(self, name, instance=None):
         raise PermissionError(13, "Permission denied", "/srv/cache/x")
 
     monkeypatch.setattr(Context, "stack", stack)
@@ -206,7 +208,7 @@ def test_unknown_exceptions_are_still_internal_errors(monkeypatch, capsys):
     from devenv.cli import main
     from devenv.cli.common import Context
 
-    monkeypatch.setattr(Context, "stack", lambda self, name: 1 / 0)
+    monkeypatch.setattr(Context, "stack", lambda self, name, instance=None: 1 / 0)
     with pytest.raises(SystemExit) as exited:
         main(["up", "x"])
     assert exited.value.code == 70 and "internal error: ZeroDivisionError" in capsys.readouterr().err

@@ -60,7 +60,8 @@ def test_probe_is_one_read_only_labelled_container(monkeypatch):
     engine, made = fake_engine(["data\ncomplete\n"])
     assert ds.datadir_state(engine, "img", "vol", "p1") is ds.DatadirState.COMPLETE
     [probe] = made
-    assert probe["labels"] == {"ci": "1", names.MANAGED: "true", names.PROFILE: "p1", names.KIND: "probe"}
+    assert probe["labels"] == {"ci": "1", names.MANAGED: "true", names.PROJECT: "devenv", names.PROFILE: "p1",
+                               names.INSTANCE: "default", names.KIND: "probe"}
     assert probe["host_config"]["binds"] == {"vol": {"bind": "/vol", "mode": "ro"}}
     engine.api.remove_container.assert_called_once_with("c1", force=True)
 
@@ -112,7 +113,7 @@ def test_remove_stale_helpers_removes_only_helpers_of_the_profile():
     client = mock.Mock()
     client.api = api
     assert remove_stale_helpers(Engine(client), "p1") == ["x", "y"]
-    assert api.containers.call_args.kwargs["filters"] == {"label": [f"{names.PROFILE}=p1", names.KIND]}
+    assert api.containers.call_args.kwargs["filters"] == {"label": [*names.as_scope("p1").filters(), names.KIND]}
     assert [c.args[0] for c in api.remove_container.call_args_list] == ["h1", "h2"]
     assert "service" not in HELPER_KINDS
 

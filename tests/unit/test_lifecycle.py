@@ -51,32 +51,32 @@ def fake(stack):
 
 
 def labels(stack, service, config_hash=None):
-    return names.service_labels(stack.name, service, config_hash or stack.services[service].config_hash)
+    return names.service_labels(stack.scope, service, config_hash or stack.services[service].config_hash)
 
 
 def test_plan_of_a_new_stack_creates_everything_in_waves(stack, fake):
     plan = plan_up(fake.engine, stack)
     assert [[s.service for s in w] for w in plan.waves] == [["app"], ["helper"]]
     assert all(s.action is Action.CREATE for s in plan.steps())
-    assert plan.network and plan.volumes == (names.volume_name(stack.name, "media"),)
+    assert plan.network and plan.volumes == (names.volume_name(stack.scope, "media"),)
     assert plan.build == () and not plan.base_missing
     assert fake.api.create_container.call_count == 0   # planning changes nothing
 
 
 def test_plan_keeps_running_unchanged_and_describes_nothing_to_do(stack, fake):
     for svc in stack.services:
-        fake.add_container(names.container_name(stack.name, svc), labels(stack, svc))
-    fake.api.create_network(names.network_name(stack.name), labels={names.PROFILE: stack.name})
-    fake.api.create_volume(names.volume_name(stack.name, "media"), labels={names.PROFILE: stack.name})
+        fake.add_container(names.container_name(stack.scope, svc), labels(stack, svc))
+    fake.api.create_network(names.network_name(stack.scope), labels=names.network_labels(stack.scope))
+    fake.api.create_volume(names.volume_name(stack.scope, "media"), labels=names.volume_labels(stack.scope, "media"))
     plan = plan_up(fake.engine, stack)
     assert [s.action for s in plan.steps()] == [Action.KEEP, Action.KEEP]
     assert not plan.changes and plan.describe() == ["nothing to do"]
 
 
 def test_plan_starts_stopped_recreates_changed_removes_dropped(stack, fake):
-    fake.add_container(names.container_name(stack.name, "app"), labels(stack, "app"), state="exited")
-    fake.add_container(names.container_name(stack.name, "helper"), labels(stack, "helper", "old-hash"))
-    fake.add_container(names.container_name(stack.name, "gone"), labels(stack, "app") | {names.SERVICE: "gone"})
+    fake.add_container(names.container_name(stack.scope, "app"), labels(stack, "app"), state="exited")
+    fake.add_container(names.container_name(stack.scope, "helper"), labels(stack, "helper", "old-hash"))
+    fake.add_container(names.container_name(stack.scope, "gone"), labels(stack, "app") | {names.SERVICE: "gone"})
     fake.images.pop(stack.services["helper"].image.tag)
     plan = plan_up(fake.engine, stack)
     by = {s.service: s for s in plan.steps()}
@@ -101,9 +101,9 @@ def test_every_taken_port_is_named_before_anything_starts(stack, fake):
 
 def test_a_port_held_by_a_container_being_recreated_is_not_a_conflict(stack, fake):
     port = stack.services["app"].service.ports[0].host
-    old = fake.add_container(names.container_name(stack.name, "app"), labels(stack, "app", "old"),
+    old = fake.add_container(names.container_name(stack.scope, "app"), labels(stack, "app", "old"),
                              ports=[{"PublicPort": port, "IP": "127.0.0.1", "PrivatePort": 80}])
-    fake.add_container(names.container_name(stack.name, "helper"), labels(stack, "helper"))
+    fake.add_container(names.container_name(stack.scope, "helper"), labels(stack, "helper"))
     with socket.socket() as holder:   # stands for the old container's docker-proxy
         holder.bind(("127.0.0.1", port))
         plan = plan_up(fake.engine, stack)
@@ -112,36 +112,34 @@ def test_a_port_held_by_a_container_being_recreated_is_not_a_conflict(stack, fak
 
 
 def test_up_creates_with_the_declared_settings_and_stale_helpers_go(stack, fake, monkeypatch):
-    helper = fake.add_container("probe-left-behind", {names.MANAGED: "true", names.PROFILE: stack.name,
-                                                      names.KIND: "restore"}, state="exited")
+    helper = fake.add_container("probe-left-behind", names.helper_labels(stack.scope, "restore"), state="exited")
     monkeypatch.setattr(lifecycle, "wait_ready", lambda engine, c, deadline, on_ready=None: {})
     result = lifecycle.up(fake.engine, stack, SilentReporter())
     assert result.created == ["app", "helper"]
     assert helper not in fake.containers
-    app = fake.by_name(names.container_name(stack.name, "app"))
+    app = fake.by_name(names.container_name(stack.scope, "app"))
     assert app["State"] == "running"
     assert app["Labels"][names.CONFIG_HASH] == stack.services["app"].config_hash
     hc = app["create_kwargs"]["host_config"]
-    assert hc["mounts"][0]["Source"] == names.volume_name(stack.name, "media")
+    assert hc["mounts"][0]["Source"] == names.volume_name(stack.scope, "media")
     assert hc["port_bindings"] == {"80/tcp": ("127.0.0.1", stack.services["app"].service.ports[0].host)}
 
 
 def test_down_removes_helpers_and_reports_a_volume_in_use(stack, fake, monkeypatch):
     import docker.errors
-    fake.add_container(names.container_name(stack.name, "app"), labels(stack, "app"))
-    fake.add_container("restore-helper", {names.MANAGED: "true", names.PROFILE: stack.name, names.KIND: "restore"})
-    fake.api.create_volume(names.volume_name(stack.name, "media"),
-                           labels={names.MANAGED: "true", names.PROFILE: stack.name})
+    fake.add_container(names.container_name(stack.scope, "app"), labels(stack, "app"))
+    fake.add_container("restore-helper", names.helper_labels(stack.scope, "restore"))
+    fake.api.create_volume(names.volume_name(stack.scope, "media"), labels=names.volume_labels(stack.scope, "media"))
     fake.api.remove_volume.side_effect = docker.errors.APIError("409", explanation="volume is in use")
     with pytest.raises(DevenvError) as err:
-        lifecycle.down(fake.engine, stack.name, volumes=True)
+        lifecycle.down(fake.engine, stack.scope, volumes=True)
     assert "volume is in use" in str(err.value)
     assert not fake.containers
 
 
 def test_status_uses_the_one_definition_of_ready(stack, fake, monkeypatch):
-    fake.add_container(names.container_name(stack.name, "app"), labels(stack, "app"))
+    fake.add_container(names.container_name(stack.scope, "app"), labels(stack, "app"))
     monkeypatch.setattr(lifecycle, "current", lambda engine, cid: __import__(
         "devenv.engine.health", fromlist=["Observation"]).Observation(lifecycle.Health.HEALTHY))
-    rows = lifecycle.status(fake.engine, stack.name)
+    rows = lifecycle.status(fake.engine, stack.scope)
     assert [(r.service, r.health) for r in rows] == [("app", "healthy")]
