@@ -173,8 +173,9 @@ def apply_with(render: Callable[[], object], up: Callable[[object], object]) -> 
             stack = render()
             result = up(stack)
         except DevenvError as exc:
-            return Change(tuple(paths), False, exc.render().splitlines()[0] if exc.render() else str(exc),
-                          time.monotonic() - start)
+            # the headline and the first detail: a profile error's first issue names file and line
+            lines = [line.strip() for line in exc.render().splitlines() if line.strip()]
+            return Change(tuple(paths), False, " ".join(lines[:2]) or type(exc).__name__, time.monotonic() - start)
         services = tuple(sorted(set(result.created) | set(result.started)))
         parts = []
         if result.built:

@@ -81,6 +81,8 @@ def tiny(tmp_path, engine):
     """A project with the tiny integration profiles; torn down after the test."""
     shutil.copytree(FIXTURES / "itest" / "profiles", tmp_path / "profiles")
     shutil.copytree(FIXTURES / "images", tmp_path / "images")
+    # the project keeps the name the test assertions use (devenv-t-stack-store, ...)
+    (tmp_path / "devenv.yaml").write_text("name: devenv\n")
     yield Devenv(tmp_path, cache=tmp_path / "cache")
     cleanup(engine)
 

@@ -21,6 +21,7 @@ def make_project(root: Path) -> Path:
     (root / "profiles").mkdir(parents=True)
     shutil.copy(FIXTURES / "itest" / "profiles" / f"{PROFILE}.yaml", root / "profiles")
     (root / "images").mkdir()   # the mariadb recipe comes from devenv's library
+    (root / "devenv.yaml").write_text("name: devenv\n")   # volume names as devenv-t-snapdb-db-data
     return root
 
 

@@ -55,6 +55,7 @@ def parity(tmp_path_factory, engine):
     root = tmp_path_factory.mktemp("parity")
     for part in ("profiles", "images", "verify"):
         shutil.copytree(FIXTURES / "parity" / part, root / part)
+    (root / "devenv.yaml").write_text("name: devenv\n")   # names as the tests spell them (devenv-p-stack-web)
     yield ParityDevenv(root)
     cleanup(engine)
 
