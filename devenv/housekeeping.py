@@ -53,8 +53,12 @@ def load_records(cache: Path) -> dict[str, dict]:
 
 
 def record_use(cache: Path, project: str, root: str, profile: str, images: dict[str, str],
-               dataset: str | None, imageset: str | None) -> None:
-    """Remember what ``up`` of ``project``/``profile`` uses; the previous image per service is kept."""
+               dataset: str | None, imageset: str | None) -> list[str]:
+    """Remember what ``up`` of ``project``/``profile`` uses; the previous image per service is kept.
+
+    Returns the image tags this record no longer keeps (older than the previous one)
+    and no other record of the cache keeps: the images an edit left behind.
+    """
     d = _records_dir(cache)
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{project}.json"
@@ -65,11 +69,16 @@ def record_use(cache: Path, project: str, root: str, profile: str, images: dict[
     record["root"] = root
     prof = record.setdefault("profiles", {}).setdefault(profile, {})
     old = prof.get("images", {})
-    prof["images"] = {svc: [tag] + [t for t in old.get(svc, [])[:1] if t != tag] for svc, tag in sorted(images.items())}
+    prof["images"] = {}
+    for svc, tag in sorted(images.items()):
+        previous = [t for t in old.get(svc, []) if t != tag]
+        prof["images"][svc] = [tag] + previous[:1]
+    dropped = {t for tags in old.values() for t in tags} - {t for tags in prof["images"].values() for t in tags}
     prof["dataset"], prof["imageset"] = dataset, imageset
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)   # atomic: a reader sees the old record or the new one
+    return sorted(dropped - kept_images(load_records(cache)))
 
 
 def kept_images(records: dict[str, dict]) -> set[str]:

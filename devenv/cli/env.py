@@ -50,6 +50,7 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, ins
                   ("removed", result.removed), ("restored snapshot", result.restored),
                   ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
+    _housekeeping(ctx, engine, stack)
     for row in lifecycle.status(engine, stack.scope):
         for url in row.urls:
             click.echo(f"  {row.service:<8} {url}")
@@ -175,3 +176,20 @@ def ls_cmd(ctx: Context, as_json: bool) -> None:
     table(["PROJECT", "PROFILE", "INSTANCE", "STATE", "PORTS", "DISK", "ROOT"],
           [[r.project, r.profile, r.instance, r.state, " ".join(r.ports) or "-",
             "-" if r.disk_bytes is None else f"{r.disk_bytes / 1e6:,.1f} MB", r.root or "-"] for r in rows])
+
+
+def _housekeeping(ctx: Context, engine, stack) -> None:
+    """Record what this up uses; images that edits left behind (older than the
+    previous one of each service, kept by no project) are removed."""
+    from ..data.datasets import dataset_id
+    from ..data.imagesets import imageset_id
+    from ..engine.images import remove_unused
+    from ..housekeeping import record_use
+    from ..paths import cache_dir
+    p = stack.profile
+    dropped = record_use(cache_dir(), stack.scope.project, stack.scope.root, p.name,
+                         {s: sp.image.tag for s, sp in stack.services.items()},
+                         dataset_id(p.dataset, p.imageset) if p.dataset else None,
+                         imageset_id(p.imageset) if p.imageset else None)
+    if dropped:
+        remove_unused(engine, dropped)

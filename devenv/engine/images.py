@@ -173,3 +173,23 @@ def ensure_service_image(engine: Engine, profiles_dir, profile: str, service: st
     plan = stack.services[service].image
     ensure_images(engine, [plan], stack.base, reporter)
     return plan.tag
+
+
+def remove_unused(engine: Engine, tags: list[str]) -> list[str]:
+    """Remove the service images of ``tags`` that no container uses; the ones removed."""
+    removed = []
+    for tag in tags:
+        try:
+            info = engine.api.inspect_image(tag)
+        except docker.errors.ImageNotFound:
+            continue
+        if (info.get("Config") or {}).get("Labels", {}).get(names.KIND) != "service":
+            continue   # only images devenv built for a service
+        if engine.api.containers(all=True, filters={"ancestor": info["Id"]}):
+            continue
+        try:
+            engine.api.remove_image(tag, noprune=False)
+            removed.append(tag)
+        except docker.errors.APIError:
+            continue   # in use by now, or removed meanwhile: keep going
+    return removed

@@ -158,7 +158,7 @@ def test_round_trip_publish_delete_pull_up(cat, engine):
     assert "MB/s" in r.stderr   # progress: bytes and rate
     assert listing(cat)["t-cat"]["present"] == "yes"
     assert downloads(cat) == set()   # staged chunks are gone once installed
-    marker = json.loads((cat.cache / "snapshots/t-cat/latest/catalogue.json").read_text())
+    marker = json.loads((cat.cache / "snapshots/devenv/t-cat/latest/catalogue.json").read_text())
     assert marker["registry"] == cat.ns and marker["entry"] == "t-cat"
 
     r = cat("up", "t-cat")
@@ -197,7 +197,7 @@ def test_interrupted_pull_resumes_without_refetching_finished_chunks(cat, regist
     done = {c.split(":")[1] for c in chunks[:4]}
     assert {f"{staging.name}/{d}.done" for d in done} <= downloads(cat)
     assert int(progress.read_bytes()) == cut
-    assert not (cat.cache / "snapshots/t-cat/latest").exists()   # nothing installed from a half pull
+    assert not (cat.cache / "snapshots/devenv/t-cat/latest").exists()   # nothing installed from a half pull
 
     with Proxy(registry.host, match="/devenv-snapshots/blobs/") as proxy:
         ref = proxy.host + "/" + cat.ns.split("/", 1)[1]
@@ -222,7 +222,7 @@ def assert_nothing_installed(cat, engine) -> None:
     for tag in image_tags(cat.project, "t-cat"):
         with pytest.raises(docker.errors.ImageNotFound):
             engine.images.get(tag)
-    assert not (cat.cache / "snapshots/t-cat/latest").exists()
+    assert not (cat.cache / "snapshots/devenv/t-cat/latest").exists()
     assert listing(cat)["t-cat"]["present"] == "no"          # not `partial`
 
 

@@ -76,7 +76,7 @@ def test_restore_interrupted_at_extraction_leaves_old_or_snapshot(db, engine, si
 def _rewrite_snapshot(db, name: str, change) -> None:
     """Copy snapshot `latest` to `name` with its tar changed by ``change(bytes) -> bytes``
     and the archive's sha256 recomputed in the manifest (a careful tamperer)."""
-    src = db.root / "cache" / "snapshots" / PROFILE / "latest"
+    src = db.root / "cache" / "snapshots" / "devenv" / PROFILE / "latest"
     dst = src.parent / name
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
@@ -141,7 +141,7 @@ def test_interrupted_switch_is_rolled_forward(db, engine, monkeypatch, phase, st
     eng = connect()
     stack = db.stack()
     image = stack.services["db"].image.tag
-    snap = SnapshotStore(db.root / "cache" / "snapshots").get(PROFILE, "latest")
+    snap = SnapshotStore(db.root / "cache" / "snapshots" / "devenv").get(PROFILE, "latest")
     with pytest.raises(HelperError, match="exit 137"):
         restore.restore_into_volume(eng, snap, image_id=eng.api.inspect_image(image)["Id"], image=image,
                                     volume=f"devenv-{PROFILE}-db-data", profile=PROFILE, reporter=SilentReporter())
