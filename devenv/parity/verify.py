@@ -121,7 +121,10 @@ def expectations(stack: Stack, service: str) -> list[Expectation]:
     out = [Expectation(service, "os", "release", f"{os_.distribution} {os_.release}")]
     out += [Expectation(service, "package", p.name, p.version or "*") for p in sp.service.packages]
     rendered = {f.path: f.data for f in sp.image.files}
+    mounted = [m.target.rstrip("/") for m in sp.service.mounts]
     for dest, _template in sp.service.files:
+        if any(dest == t or dest.startswith(t + "/") for t in mounted):
+            continue   # under a source mount the working tree is what runs (checked by `mount` below)
         data = rendered["rootfs" + dest]
         out.append(Expectation(service, "file", dest, sha256_bytes(data), data))
     seen = set()
@@ -185,6 +188,23 @@ def _running(service: str, container: str, engine: Engine) -> tuple[list[CheckRe
     return results, True
 
 
+def _mounts(engine: Engine, stack: Stack, service: str, container: str) -> list[CheckResult]:
+    """A source mount is the working tree, read-write: not a drift, but checked to be that."""
+    sp = stack.services[service]
+    if not sp.service.mounts:
+        return []
+    have = {m.get("Destination"): m for m in engine.api.inspect_container(container).get("Mounts") or []}
+    out = []
+    naming = stack.naming()
+    for m in sp.service.mounts:
+        want = naming.source(m.source)
+        got = have.get(m.target)
+        ok = bool(got) and got.get("Type") == "bind" and got.get("Source") == want and got.get("RW", False)
+        actual = "not mounted" if not got else f"{got.get('Type')} {got.get('Source')} ({'rw' if got.get('RW') else 'ro'})"
+        out.append(CheckResult(service, f"mount {m.target}", ok, f"the working tree {want} (rw)", actual))
+    return out
+
+
 def _diff(expected: bytes, actual: bytes | None, path: str) -> str:
     if actual is None:
         return ""
@@ -206,6 +226,7 @@ def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
     if not sv.running:
         sv.skipped = len(exps)
         return sv
+    sv.results.extend(_mounts(engine, stack, service, container))
     paths = [e.name for e in exps if e.kind == "file"]
     with connect(Target.parse(f"docker://{container}")) as host:
         try:

@@ -94,6 +94,16 @@ def test_mounted_source_edit_is_served_within_a_second(two):
         page.unlink(missing_ok=True)
 
 
+def test_verify_knows_a_mount_is_the_working_tree(two):
+    import json
+    a, root, port = two["alpha"]
+    report = json.loads(a("verify", "--no-user-tests", "--json").stdout)
+    checks = {(name, r["check"]): r for name, s in report["services"].items() for r in s["results"]}
+    for service in ("php", "web"):
+        r = checks[(service, "mount /srv/app")]
+        assert r["ok"] and str((root / "app").resolve()) in r["expected"], r
+
+
 def test_instances_of_one_profile_side_by_side(two, engine):
     a, root, port = two["alpha"]
     r = a("up", "--name", "feature")

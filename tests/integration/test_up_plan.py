@@ -70,8 +70,8 @@ def test_taken_ports_are_all_named_and_nothing_starts(tiny, engine):
     assert "created:" in r.stdout
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
 def test_rendered_compose_file_runs_with_docker_compose(tiny, engine, tmp_path):
+    assert shutil.which("docker-compose"), "Debian's docker-compose is missing (scripts/test installs it)"
     port = free_port()
     profile = own_profile(tiny, [port])
     tiny("up", profile, "--dry-run")         # the stack renders
