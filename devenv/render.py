@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 import jinja2.sandbox
 from . import names
+from .digest import sha256_bytes
 from .errors import DevenvError, TemplateError
 from .names import DEFAULT_INSTANCE, REFERENCE_PROJECT, Scope
 from .profile.model import OsSpec, Profile, Service
@@ -37,10 +38,6 @@ LABEL = "dev.devenv"
 # Bump when the way base images are made (devenv.engine.images) changes, so that
 # base images made the old way get a new tag instead of being reused.
 BASE_RECIPE_VERSION = 1
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _stable_json(value: Any) -> bytes:
@@ -64,9 +61,9 @@ class BaseImage:
     def for_os(cls, os_spec: OsSpec) -> "BaseImage":
         recipe = {"recipe_version": BASE_RECIPE_VERSION, "distribution": os_spec.distribution, "release": os_spec.release,
                   "variant": os_spec.variant, "mirror": os_spec.mirror, "include": sorted(os_spec.include)}
-        digest = _sha256(_stable_json(recipe))
+        digest = sha256_bytes(_stable_json(recipe))
         if os_spec.image:
-            return cls(os_spec, os_spec.image, _sha256(os_spec.image.encode()))
+            return cls(os_spec, os_spec.image, sha256_bytes(os_spec.image.encode()))
         return cls(os_spec, f"devenv/base-{os_spec.distribution}:{os_spec.release}-{digest[:12]}", digest)
 
 
@@ -94,7 +91,7 @@ class ImagePlan:
         for key, value in self.build_args:
             h.update(f"arg {key}={value}\n".encode())
         for f in self.files:
-            h.update(f"file {f.path} {f.mode:o} {_sha256(f.data)}\n".encode())
+            h.update(f"file {f.path} {f.mode:o} {sha256_bytes(f.data)}\n".encode())
         return h.hexdigest()
 
     @property
@@ -137,7 +134,7 @@ class ServicePlan:
     def config_hash(self) -> str:
         """Changes when anything that requires recreating the container changes
         (every setting of ``devenv.settings.SETTINGS``)."""
-        return _sha256(_stable_json(settings_values(self)))[:16]
+        return sha256_bytes(_stable_json(settings_values(self)))[:16]
 
 
 @dataclass(frozen=True)
@@ -153,6 +150,11 @@ class Stack:
     def __post_init__(self):
         if self.scope is None:   # rendered without a project: the reference project's
             object.__setattr__(self, "scope", Scope(REFERENCE_PROJECT, self.profile.name))
+
+    @property
+    def dataset_id(self) -> str | None:
+        """The id of the dataset the stack's database holds (None: no dataset)."""
+        return dataset_id_of(self.profile)
 
     def for_instance(self, instance: str) -> "Stack":
         """The same stack as another instance of its profile."""
@@ -187,7 +189,7 @@ class Stack:
                     "recipe": sp.image.recipe,
                     "base_image": sp.image.base.tag,
                     "build_args": dict(sp.image.build_args),
-                    "files": {f.path: {"sha256": _sha256(f.data), "mode": f"{f.mode:o}"} for f in sp.image.files},
+                    "files": {f.path: {"sha256": sha256_bytes(f.data), "mode": f"{f.mode:o}"} for f in sp.image.files},
                 }
                 for name, sp in sorted(self.services.items())
             },
@@ -232,7 +234,7 @@ class Renderer:
     def render(self, profile: Profile, instance: str = DEFAULT_INSTANCE) -> Stack:
         base = BaseImage.for_os(profile.os)
         services = {}
-        dataset = _dataset_id(profile)
+        dataset = dataset_id_of(profile)
         for name, service in sorted(profile.services.items()):
             image = self._image(profile, service, base)
             holds = dataset if profile.dataset and profile.dataset.service == name else None
@@ -323,7 +325,7 @@ class Renderer:
         return [(name, self._find(f"{name}/Dockerfile.j2")) for name in self.recipes()]
 
 
-def _dataset_id(profile: Profile) -> str | None:
+def dataset_id_of(profile: Profile) -> str | None:
     """The dataset's id: part of the database service's settings, so that a changed
     dataset recreates that container (the volume is kept; `up` then warns)."""
     if profile.dataset is None:

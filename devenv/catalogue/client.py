@@ -25,6 +25,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from ..digest import sha256_bytes
 from .. import __version__
 from .credentials import Credentials, lookup
 from .errors import (CatalogueNotFoundError, DigestMismatchError, RegistryAuthError, RegistryError,
@@ -41,7 +42,8 @@ _UNSET = object()
 
 
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    """An OCI digest string (``sha256:HEX``) of ``data``."""
+    return "sha256:" + sha256_bytes(data)
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .. import __version__
 from ..data.snapshots import Snapshot, check_archive, check_server
 from ..engine.client import Engine
-from ..engine.datadir import data_volume, dataset_id, snapshot_store
+from ..engine.datadir import data_volume, snapshot_store
 from ..errors import DevenvError
 from ..paths import cache_dir
 from ..render import Stack
@@ -52,7 +52,7 @@ def snapshot_to_publish(engine: Engine, stack: Stack, name: str | None) -> Snaps
     sp = stack.services[dv.service]
     image_id = local_image_id(engine, sp.image.tag)
     store = snapshot_store(stack.scope)
-    ds = dataset_id(stack)
+    ds = stack.dataset_id
     if name:
         snap = store.get(stack.name, name)
     else:
@@ -147,7 +147,7 @@ def publish(engine: Engine, stack: Stack, ref: RegistryRef, reporter: Reporter, 
 
     p = stack.profile
     entry = Entry(profile=stack.name, tag=tag, description=p.description, parent=p.parent, data=_data_params(stack),
-                  dataset_id=dataset_id(stack), images=images, snapshot=snapshot_ref, imageset=imageset_ref,
+                  dataset_id=stack.dataset_id, images=images, snapshot=snapshot_ref, imageset=imageset_ref,
                   devenv_version=__version__, published=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   chain=tuple(p.chain))
     with reporter.step(f"publish catalogue entry {ref.repository(CATALOGUE_REPO)}:{ctag}"):

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..engine.client import Engine
-from ..engine.datadir import dataset_id, snapshot_store
+from ..engine.datadir import snapshot_store
 from ..errors import DevenvError
 from ..render import Stack
 from ..names import REFERENCE_PROJECT
@@ -70,8 +70,8 @@ def differences(entry: Entry, stack: Stack) -> list[str]:
         if have != want:
             out.append(f"service {name}: yours renders {have or '(no such service)'}, the catalogue has "
                        f"{want or '(no such service)'}")
-    if dataset_id(stack) != entry.dataset_id:
-        out.append(f"dataset: yours is {dataset_id(stack) or '-'}, the catalogue's is {entry.dataset_id or '-'}")
+    if stack.dataset_id != entry.dataset_id:
+        out.append(f"dataset: yours is {stack.dataset_id or '-'}, the catalogue's is {entry.dataset_id or '-'}")
     return out
 
 

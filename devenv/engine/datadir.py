@@ -54,11 +54,6 @@ def snapshot_store(project: Scope | str = REFERENCE_PROJECT) -> SnapshotStore:
     return SnapshotStore(cache_dir() / "snapshots" / name)
 
 
-def dataset_id(stack: Stack) -> str | None:
-    from ..data.datasets import dataset_id as compute
-    return compute(stack.profile.dataset, stack.profile.imageset) if stack.profile.dataset else None
-
-
 def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -> Snapshot:
     dv = data_volume(stack)
     try:
@@ -67,7 +62,7 @@ def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -
         raise DevenvError(f"profile {stack.name} has no {dv.service} container to snapshot",
                           f"Run `devenv up {stack.name}` first.") from None
     snap = save(engine, snapshot_store(stack.scope), profile=stack.name, name=name, service=dv.service,
-                container=dv.container, volume_target=dv.target, dataset=dataset_id(stack), reporter=reporter)
+                container=dv.container, volume_target=dv.target, dataset=stack.dataset_id, reporter=reporter)
     _wait_if_running(engine, dv)
     return snap
 

@@ -146,7 +146,7 @@ def size_label(fraction: float | None, rows: dict[str, int]) -> str:
     return "rows" if rows else "custom"
 
 
-def dataset_id(label: str, seed: int, checksum: str) -> str:
+def subset_id(label: str, seed: int, checksum: str) -> str:
     return f"subset-{label}-s{seed}-{checksum[:12]}"
 
 
@@ -278,7 +278,7 @@ def finish(out: Path, schema: Schema, order: list[str], entries: dict[str, dict]
     tables = [schema.tables[n] for n in order]
     rows = {n: entries[n]["rows"] for n in order}
     digest = checksum(entries, order, load_script("-", tables, rows), rules_json)
-    ds_id = dataset_id(label, seed, digest)
+    ds_id = subset_id(label, seed, digest)
     (out / LOAD_FILE).write_text(load_script(ds_id, tables, rows))
     manifest = {
         "id": ds_id,

@@ -44,10 +44,7 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port  # noqa: E402  (the one free_port of the tests)
 
 
 class Registry:
