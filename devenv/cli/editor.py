@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from ..errors import DevenvError, Interrupted
 from ..ui import reporter_for
-from .common import Context, complete_services, pass_ctx, profile_argument, profile_name
+from .common import Context, complete_profiles, complete_services, pass_ctx, profile_argument, profile_name
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -73,3 +72,54 @@ def completion_cmd(shell: str) -> None:
     root = click.get_current_context().find_root()
     script = get_completion_class(shell)(root.command, {}, "devenv", "_DEVENV_COMPLETE").source()
     click.echo(script)
+
+
+@click.command("dash")
+@click.argument("profiles", nargs=-1, metavar="[PROFILE...]", shell_complete=complete_profiles)
+@click.option("--port", type=click.IntRange(0, 65535), default=8790, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@pass_ctx
+def dash_cmd(ctx: Context, profiles: tuple[str, ...], port: int) -> None:
+    """Serve a live page with the project's running stacks on 127.0.0.1 (Ctrl-C stops).
+
+    Every stack of the project that runs (or only PROFILE...): its services with
+    state, health and URLs, data volumes and their sizes, snapshots and the last
+    `devenv verify` result; the page refreshes every second.
+    """
+    import threading
+
+    from ..dash import DashServer, StateSource, collect_state
+    from ..engine.datadir import snapshot_store
+    for name in profiles:
+        ctx.store.path_of(profile_name(name))     # an unknown profile fails now, not in the page
+    store = ctx.store
+    project = ctx.project
+
+    def describe(name: str) -> dict:
+        try:
+            p = store.load(name)
+        except DevenvError:
+            return {}
+        return {"dataset": f"{p.dataset.name} {p.dataset.size}" if p.dataset else None,
+                "imageset": p.imageset.count if p.imageset else None}
+
+    def snapshots(name: str) -> list[dict]:
+        return [{"name": s.manifest.name, "created": s.manifest.created, "dataset": s.manifest.dataset,
+                 "datadir_bytes": s.manifest.datadir_bytes, "archive_bytes": s.manifest.archive_bytes}
+                for s in snapshot_store().list(name)]
+
+    source = StateSource(ctx.engine(), project.name, store.names, describe, snapshots, tuple(profiles))
+    server = DashServer(lambda: collect_state(source), port=port, title=f"devenv: {project.name}")  # binds
+    try:
+        collect_state(source)                      # an engine that does not answer fails now
+    except BaseException:
+        server.httpd.server_close()
+        raise
+    server.start()
+    click.echo(f"devenv dash for {project.name} at {server.url} (Ctrl-C stops)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        raise Interrupted("stopped the dash; the stacks keep running") from None
+    finally:
+        server.stop()

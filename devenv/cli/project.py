@@ -107,6 +107,7 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     only images whose content changed are rebuilt and only those services recreated.
     Mounted source needs nothing: the container sees the working tree.
     """
+    from ..devcontainer import refresh as refresh_devcontainer
     from ..engine import lifecycle
     from ..ui import reporter_for
     from ..watch import Watcher, apply_with, watched_roots
@@ -121,6 +122,7 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float) -> None:
     def render():
         ctx._store = None            # profiles are read anew on every change
         state["stack"] = ctx.stack(name)
+        refresh_devcontainer(project.root, state["stack"])   # .devcontainer/ follows the profile
         return state["stack"]
 
     def roots():
