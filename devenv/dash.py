@@ -219,7 +219,7 @@ function stackView(s) {
     el("tr", {class: "service", "data-service": v.service, "data-state": v.state, "data-health": v.health,
               "data-status": v.status},
        el("td", {}, v.service), el("td", {}, v.state),
-       el("td", {}, el("span", {class: "health status-" + v.status}, v.health)),
+       el("td", {}, el("span", {class: "health status-" + v.status}, v.state === "running" ? v.health : "stopped")),
        el("td", {}, el("code", {}, v.image)), links(v.urls)))));
   sec.append(el("h3", {}, "data volumes"));
   sec.append(s.volumes.length ? table(["volume", "engine volume", "size"], s.volumes.map(v =>
