@@ -29,12 +29,12 @@ def compose_document(stack: Stack) -> dict:
         doc: dict = {
             "image": sp.image.tag,
             "build": {"context": f"images/{name}", "dockerfile": "Dockerfile"},
-            "labels": names.service_labels(stack.scope, name, sp.config_hash, extra=False),
+            "labels": _portable(names.service_labels(stack.scope, name, sp.config_hash, extra=False)),
         }
         doc.update(compose_fields(sp, naming))
         for v in s.volumes:
             volumes[v.name] = {"name": naming.volume(v.name),
-                               "labels": names.volume_labels(stack.scope, v.name, extra=False)}
+                               "labels": _portable(names.volume_labels(stack.scope, v.name, extra=False))}
         if s.depends_on:
             doc["depends_on"] = {
                 dep: {"condition": "service_healthy" if profile.services[dep].healthcheck else "service_started"}
@@ -47,6 +47,11 @@ def compose_document(stack: Stack) -> dict:
     if volumes:
         out["volumes"] = dict(sorted(volumes.items()))
     return out
+
+
+def _portable(labels: dict[str, str]) -> dict[str, str]:
+    """Labels without the project's root directory: the file is the same in every checkout."""
+    return {k: v for k, v in labels.items() if k != names.PROJECT_ROOT}
 
 
 def project_env(stack: Stack) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import names
+from .compose_identity import identity_labels
 from .profile.model import Healthcheck, Port
 from .render import ServicePlan, Stack
 from .settings import spec_fields
@@ -49,7 +50,8 @@ def container_spec(stack: Stack, sp: ServicePlan, binds: tuple[Bind, ...] = ()) 
         hostname=s.name,
         network=names.network_name(stack.scope),
         aliases=(s.name,),
-        labels=names.service_labels(stack.scope, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash},
+        labels=names.service_labels(stack.scope, s.name, sp.config_hash) | {names.IMAGE_HASH: sp.image.hash}
+        | identity_labels(stack.scope, s.name),   # the editor attaches to it (devenv.compose_identity)
         binds=binds,
         **spec_fields(sp, stack.naming()),
     )

@@ -86,11 +86,11 @@ pass_ctx = click.make_pass_decorator(Context)
 
 def profile_argument(f):
     """Optional PROFILE argument; defaults to $DEVENV_PROFILE or small-db."""
-    return click.argument("profile", required=False, metavar="[PROFILE]")(f)
+    return click.argument("profile", required=False, metavar="[PROFILE]", shell_complete=complete_profiles)(f)
 
 
 def profile_option(f):
-    return click.option("-p", "--profile", "profile", metavar="PROFILE",
+    return click.option("-p", "--profile", "profile", metavar="PROFILE", shell_complete=complete_profiles,
                         help="Profile of the environment (default: $DEVENV_PROFILE or small-db).")(f)
 
 
@@ -108,6 +108,62 @@ def _check_instance(ctx, param, value: str | None) -> str | None:
             f"`{value}` is not an instance name: lower-case letters, digits, - and _, at most 40, "
             "starting with a letter or digit (no `/`, no `..`)", ctx=ctx, param=param)
     return value
+
+
+# -- shell completion (`devenv completion SHELL`) ---------------------------------------
+
+def _completion_context(ctx: click.Context) -> Context:
+    """The global options of the command line being completed.
+
+    While completing, click parses without running the group's callback, so no
+    ``Context`` object exists yet: it is made from the parsed global options.
+    """
+    root = ctx.find_root()
+    if isinstance(root.obj, Context):
+        return root.obj
+    return Context(root.params.get("profiles_dir"), False, root.params.get("project_dir"))
+
+
+def complete_profiles(ctx: click.Context, param, incomplete: str) -> list:
+    """The project's profile names."""
+    try:
+        found = _completion_context(ctx).store.names()
+    except Exception:   # a completion never fails: a broken project completes nothing
+        return []
+    return [n for n in found if n.startswith(incomplete)]
+
+
+def complete_services(ctx: click.Context, param, incomplete: str) -> list:
+    """The service names of the profile on the command line, else of the default profile."""
+    try:
+        obj = _completion_context(ctx)
+        name = ctx.params.get("profile") or _profile_on_line(ctx, incomplete) or obj.default_profile()
+        found = sorted(obj.store.load(name).services)
+    except Exception:   # an invalid profile completes nothing rather than printing into the shell
+        return []
+    return [s for s in found if s.startswith(incomplete)]
+
+
+def _profile_on_line(ctx: click.Context, incomplete: str) -> str | None:
+    """PROFILE of the command being completed when click's parse lost it.
+
+    Completing an option's value (``devenv devcontainer e-proto --service <TAB>``),
+    click parses the line up to that option, which fails resiliently and leaves
+    every parameter unset. Parsed again without the trailing option, the profile
+    is found. The words are in $COMP_WORDS, which click's bash, zsh and fish
+    scripts all set.
+    """
+    from click.parser import split_arg_string
+    words = split_arg_string(os.environ.get("COMP_WORDS", ""))
+    if ctx.info_name not in words:
+        return None
+    rest = words[words.index(ctx.info_name) + 1:]
+    if incomplete and rest and rest[-1] == incomplete:
+        rest = rest[:-1]
+    while rest and rest[-1].startswith("-"):
+        rest = rest[:-1]
+    sub = ctx.command.make_context(ctx.info_name, rest, parent=ctx.parent, resilient_parsing=True)
+    return sub.params.get("profile")
 
 
 def json_option(f):

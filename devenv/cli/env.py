@@ -10,7 +10,8 @@ import click
 
 from ..errors import Interrupted, NotFoundError
 from ..ui import reporter_for
-from .common import Context, instance_option, json_option, pass_ctx, profile_argument, profile_name, profile_option, table
+from .common import Context, complete_services, instance_option, json_option, pass_ctx, profile_argument, profile_name, \
+    profile_option, table
 
 
 @click.command("up")
@@ -104,7 +105,7 @@ def status_cmd(ctx: Context, profile: str | None, as_json: bool, instance: str |
 
 
 @click.command("logs")
-@click.argument("service")
+@click.argument("service", shell_complete=complete_services)
 @profile_option
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines.")
 @click.option("--tail", type=click.IntRange(min=0), default=None, help="Only the last N lines.")
@@ -124,7 +125,7 @@ def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail
 
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
-@click.argument("service")
+@click.argument("service", shell_complete=complete_services)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @profile_option
 @instance_option
@@ -144,7 +145,7 @@ def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str 
 
 
 @click.command("shell")
-@click.argument("service")
+@click.argument("service", shell_complete=complete_services)
 @profile_option
 @instance_option
 @pass_ctx

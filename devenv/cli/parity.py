@@ -125,6 +125,8 @@ def verify_cmd(ctx: Context, profile: str | None, junit: str | None, no_user_tes
     stack = ctx.stack(profile_name(profile), instance)
     report = verify_environment(ctx.engine(), stack, project_dir=ctx.project.root,
                                 user_tests=not no_user_tests, reporter=reporter_for())
+    from ..lastverify import record
+    record(ctx.project.name, stack.name, report.to_json())   # `devenv dash` shows the last result
     if junit:
         with writing(junit):
             write_verify(report, junit)

@@ -108,6 +108,7 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float, instance: str |
     only images whose content changed are rebuilt and only those services recreated.
     Mounted source needs nothing: the container sees the working tree.
     """
+    from ..devcontainer import refresh as refresh_devcontainer
     from ..engine import lifecycle
     from ..ui import reporter_for
     from ..watch import Watcher, apply_with, watched_roots
@@ -122,6 +123,7 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float, instance: str |
     def render():
         ctx._store = None            # profiles are read anew on every change
         state["stack"] = ctx.stack(name, instance)
+        refresh_devcontainer(project.root, state["stack"])   # .devcontainer/ follows the profile
         return state["stack"]
 
     def roots():

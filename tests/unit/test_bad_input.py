@@ -193,6 +193,21 @@ CASES: dict[str, list[Case]] = {
     "dataset subset --exclude": [case(*SUBSET, "--exclude", needle="requires an argument")],
     "dataset subset --key-file": [case(*SUBSET, "--key-file", "{tmp}/keys.yaml", needle="does not exist")],
     "dataset subset --force": [case(*SUBSET, "--force=yes", needle=NO_VALUE)],
+    "devcontainer PROFILE": [case("devcontainer", "../x", "--service", "php", needle="not a profile name"),
+                             case("devcontainer", "nosuch", "--service", "php", needle="no profile `nosuch`")],
+    "devcontainer --service": [case("devcontainer", "small-db", needle="Missing option '-s' / '--service'"),
+                               case("devcontainer", "small-db", "--service", "nosuch",
+                                    needle="has no service `nosuch`"),
+                               case("devcontainer", "small-db", "--service", "db", needle="has no source mount")],
+    "devcontainer --up": [case("devcontainer", "--up=yes", needle=NO_VALUE)],
+    "devcontainer --timeout": [case("devcontainer", "small-db", "-s", "php", "--up", "--timeout", "0",
+                                    needle="--timeout")],
+    "completion SHELL": [case("completion", "tcsh", needle="'tcsh' is not one of"),
+                         case("completion", needle="Missing argument")],
+    "dash PROFILES": [case("dash", "../x", needle="not a profile name"),
+                      case("dash", "nosuch", needle="no profile `nosuch`")],
+    "dash --port": [case("dash", "--port", "70000", needle="--port"),
+                    case("dash", "--port", "http", needle="'http' is not a valid integer")],
 }
 
 
