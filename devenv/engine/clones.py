@@ -245,13 +245,30 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
         opts = {"type": "overlay", "device": "overlay",
                 "o": f"lowerdir={base.mountpoint},upperdir={up_mp}/upper,workdir={up_mp}/work"}
         engine.api.create_volume(volume, driver="local", driver_opts=opts, labels=labels | {UPPER: upper})
-        try:   # the first mount: the kernel may refuse overlay here (then: copy instead)
+        marker = _mounted_marker(engine)
+        if marker is not None and marker.exists():
+            return
+        try:   # the first overlay on this engine: the kernel may refuse it (then: copy instead)
             _run(engine, image, scope, "probe", {volume: {"bind": VOLUME_MOUNT, "mode": "ro"}},
                  f"ls -A {VOLUME_MOUNT} >/dev/null")
         except HelperError as exc:
             _remove_volume(engine, volume)
             _remove_volume(engine, upper)
             raise ClonesUnavailable(f"the engine could not mount an overlay volume ({exc})") from None
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{upper}\n")
+
+
+def _mounted_marker(engine: Engine) -> Path | None:
+    """A file saying this engine mounted an overlay volume once: later clones skip the trial mount
+    (a helper run; the database's own start mounts it)."""
+    from ..paths import cache_dir
+    try:
+        engine_id = engine.api.info().get("ID", "").replace(":", "")
+    except docker.errors.APIError:
+        return None
+    return cache_dir() / "clones" / f"overlay-mounts-{engine_id}" if engine_id else None
 
 
 def clone_of(engine: Engine, volume: str) -> str | None:
