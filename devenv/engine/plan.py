@@ -186,8 +186,7 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
         if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
             return Data.CHECK, None     # complete, or a restore the start finishes or drops
     data, snapshot = new_volume_source(engine, stack, sp)
-    from .clones import unavailable_reason
-    if data is Data.RESTORE and not volume_exists and unavailable_reason() is None:
+    if data is Data.RESTORE and not volume_exists:   # a clone, or the copying restore with a warning
         return Data.CLONE, snapshot
     return data, snapshot
 
