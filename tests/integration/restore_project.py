@@ -17,12 +17,13 @@ PROFILE = "t-snapdb"
 TABLES = ["users", "shops", "listings", "listing_images", "orders", "order_items"]
 
 
-def make_project(root: Path, name: str | None = None) -> Path:
-    """A project of its own name (unique unless given): parallel test sessions never share names."""
+def make_project(root: Path, name: str = "devenv") -> Path:
+    """A project named ``name``; the restore-safety tests still use `devenv` (volume names as
+    devenv-t-snapdb-db-data, and ``Project.stack``/``prepare`` render for the reference project)."""
     (root / "profiles").mkdir(parents=True)
     shutil.copy(FIXTURES / "itest" / "profiles" / f"{PROFILE}.yaml", root / "profiles")
     (root / "images").mkdir()   # the mariadb recipe comes from devenv's library
-    (root / "devenv.yaml").write_text(f"name: {name or unique_name()}\n")
+    (root / "devenv.yaml").write_text(f"name: {name}\n")
     return root
 
 
