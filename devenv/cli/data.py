@@ -91,8 +91,12 @@ def snapshot_list_cmd(ctx: Context, profile: str | None, as_json: bool) -> None:
 @profile_option
 @pass_ctx
 def snapshot_rm_cmd(ctx: Context, name: str, profile: str | None) -> None:
-    """Delete snapshot NAME of PROFILE."""
+    """Delete snapshot NAME of PROFILE, and its copy-on-write base; refused while a clone uses it."""
+    from ..engine.clones import remove_bases
     from ..engine.datadir import snapshot_store
     name_of_profile = profile_name(profile)
-    snapshot_store(ctx.project.name).remove(name_of_profile, name)
-    click.echo(f"removed snapshot {name_of_profile}/{name}")
+    store = snapshot_store(ctx.project.name)
+    removed: list[str] = []
+    store.remove(name_of_profile, name,
+                 before=lambda snap: removed.extend(remove_bases(ctx.engine(), ctx.project.name, snap, store)))
+    click.echo(f"removed snapshot {name_of_profile}/{name}" + (f" and its base {', '.join(removed)}" if removed else ""))

@@ -49,6 +49,7 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, ins
         parts = [f"{label}: {', '.join(items)}" for label, items in
                  (("built", result.built), ("created", result.created), ("started", result.started),
                   ("removed", result.removed), ("restored snapshot", result.restored),
+                  ("cloned snapshot", result.cloned),
                   ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
     _housekeeping(ctx, engine, stack)

@@ -121,8 +121,12 @@ class SnapshotStore:
                 continue  # a broken one is reported by `get`, not by listings
         return out
 
-    def remove(self, profile: str, name: str) -> None:
+    def remove(self, profile: str, name: str, before=None) -> None:
+        """Delete a snapshot; ``before(snapshot)`` may refuse first by raising (a base in use:
+        ``engine/clones.py``) or clean up what was made from it."""
         snap = self.get(profile, name)
+        if before is not None:
+            before(snap)
         shutil.rmtree(snap.path)
 
     def matching(self, profile: str, dataset: str | None, server_image_id: str) -> Snapshot | None:

@@ -33,6 +33,7 @@ from .datadir import prepare_data_volume
 from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
+from .clones import is_base_volume, seed_by_clone
 
 STOP_TIMEOUT = 10
 
@@ -44,7 +45,8 @@ class UpResult:
     started: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)   # snapshots restored
+    restored: list[str] = field(default_factory=list)   # snapshots restored by copying
+    cloned: list[str] = field(default_factory=list)     # snapshots cloned copy-on-write (engine/clones.py)
     seeded: list[str] = field(default_factory=list)     # datasets mounted for seeding
     images_copied: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -210,8 +212,14 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
             if recreate:
                 with reporter.step(f"recreate {step.service} ({step.reason or 'its volume must be seeded'})"):
                     _remove(engine, step.container_id)
-            seed = plan_seed(engine, stack, sp, new_volumes, reporter)
-            result.restored += [seed.restored] if seed.restored else []
+            warning = None
+            if step.data is Data.CLONE:
+                seed, warning = seed_by_clone(engine, stack, sp, new_volumes, reporter)
+                result.warnings += [warning] if warning else []
+            else:
+                seed = plan_seed(engine, stack, sp, new_volumes, reporter)
+            if seed.restored:   # a clone, unless it fell back to the copying restore (the warning)
+                (result.cloned if step.data is Data.CLONE and not warning else result.restored).append(seed.restored)
             result.seeded += [seed.dataset] if seed.binds else []
             binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
             _create(engine, container_spec(stack, sp, binds))
@@ -228,7 +236,7 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
         else:
             result.health.update({s: Health.HEALTHY for s in to_wait})
     ds = stack.profile.dataset
-    if ds and ds.service in stack.services and not result.seeded and not result.restored \
+    if ds and ds.service in stack.services and not result.seeded and not result.restored and not result.cloned \
             and ds.service in set(result.created) | set(result.started):
         warning = dataset_mismatch(engine, stack, names.container_name(stack.scope, ds.service))
         if warning:
@@ -375,7 +383,8 @@ def instances(engine: Engine) -> list[InstanceRow]:
         g["running"] += c["State"] == "running"
         g["ports"] |= {f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}" for p in c.get("Ports", []) if p.get("PublicPort")}
     for v in engine.api.volumes(filters={"label": f"{names.MANAGED}=true"})["Volumes"] or []:
-        group(v.get("Labels") or {})["volumes"].append(v["Name"])
+        if not is_base_volume(v.get("Labels") or {}):   # a snapshot's base belongs to no instance
+            group(v.get("Labels") or {})["volumes"].append(v["Name"])
     sizes: dict[str, int] = {}
     try:
         for v in engine.api.df().get("Volumes") or []:

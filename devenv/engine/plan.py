@@ -31,6 +31,7 @@ class Data(Enum):
     NONE = "none"            # not the dataset service, or nothing to do
     CHECK = "check"          # existing volume: its state is checked before the start
     RESTORE = "restore"      # new/empty volume: restore a matching snapshot
+    CLONE = "clone"          # no volume yet: a copy-on-write clone of a matching snapshot (engine/clones.py)
     SEED = "seed"            # new/empty volume: bulk-load the dataset
     DECIDE = "decide"        # new volume, server image still to build: restore or seed after the build
 
@@ -41,7 +42,7 @@ class ServiceStep:
     action: Action
     reason: str = ""
     data: Data = Data.NONE
-    snapshot: str | None = None       # "profile/name" for Data.RESTORE
+    snapshot: str | None = None       # "profile/name" for Data.RESTORE and Data.CLONE
     container_id: str | None = None   # the existing container (START, RECREATE, KEEP)
     imageset: bool = False            # copy the image set into its volume (created containers)
 
@@ -89,6 +90,8 @@ class UpPlan:
                     text += f" ({s.reason})"
                 if s.data is Data.RESTORE:
                     text += f"; restore snapshot {s.snapshot}"
+                elif s.data is Data.CLONE:
+                    text += f"; clone snapshot {s.snapshot} (copy-on-write; a copying restore where it cannot)"
                 elif s.data is Data.SEED:
                     text += "; seed the dataset"
                 elif s.data is Data.DECIDE:
@@ -171,6 +174,8 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
         from .datadir_state import DatadirState, IncompleteDatadirError, datadir_state
         v = sp.service.volumes[0]
         volume = names.volume_name(stack.scope, v.name)
+        from .clones import check_clone
+        check_clone(engine, volume, sp.image.tag, stack.scope)   # a clone's base is there and unchanged
         state = datadir_state(engine, sp.image.tag, volume, stack.scope)
         if state is DatadirState.INCOMPLETE:   # refused before anything starts
             raise IncompleteDatadirError(
@@ -180,7 +185,10 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
                 f"(`devenv down {stack.scope} --volumes && devenv up {stack.scope}`).")
         if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
             return Data.CHECK, None     # complete, or a restore the start finishes or drops
-    return new_volume_source(engine, stack, sp)
+    data, snapshot = new_volume_source(engine, stack, sp)
+    if data is Data.RESTORE and not volume_exists:   # a clone, or the copying restore with a warning
+        return Data.CLONE, snapshot
+    return data, snapshot
 
 
 def new_volume_source(engine: Engine, stack: Stack, sp: ServicePlan) -> tuple[Data, str | None]:
@@ -235,6 +243,10 @@ def plan_up(engine: Engine, stack: Stack) -> UpPlan:
                 and stack.profile.imageset.service == service
             steps.append(ServiceStep(service, action, reason, data, snapshot, cid, imageset))
         planned.append(tuple(steps))
+    # a clone's volume is made by the clone step itself (an overlay), not as a plain volume
+    cloned = {names.volume_name(stack.scope, stack.services[s.service].service.volumes[0].name)
+              for w in planned for s in w if s.data is Data.CLONE}
+    new_volumes = tuple(v for v in new_volumes if v not in cloned)
     stale = tuple(c["Names"][0].lstrip("/") for c in helpers_of(engine, stack.scope))
     return UpPlan(stack, build, base_missing, remove, not have_network and any(
         s.action in (Action.CREATE, Action.RECREATE) for w in planned for s in w), new_volumes, tuple(planned), stale)

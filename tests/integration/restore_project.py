@@ -17,12 +17,19 @@ PROFILE = "t-snapdb"
 TABLES = ["users", "shops", "listings", "listing_images", "orders", "order_items"]
 
 
-def make_project(root: Path) -> Path:
+def make_project(root: Path, name: str = "devenv") -> Path:
+    """A project named ``name``; the restore-safety tests still use `devenv` (volume names as
+    devenv-t-snapdb-db-data, and ``Project.stack``/``prepare`` render for the reference project)."""
     (root / "profiles").mkdir(parents=True)
     shutil.copy(FIXTURES / "itest" / "profiles" / f"{PROFILE}.yaml", root / "profiles")
     (root / "images").mkdir()   # the mariadb recipe comes from devenv's library
-    (root / "devenv.yaml").write_text("name: devenv\n")   # volume names as devenv-t-snapdb-db-data
+    (root / "devenv.yaml").write_text(f"name: {name}\n")
     return root
+
+
+def unique_name(prefix: str = "t") -> str:
+    import uuid
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 class Project:
