@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..errors import DevenvError, EngineError
-from . import catalogue, data, dataset, env, parity, profiles, project
+from . import catalogue, data, dataset, env, parity, profiles, project, trying
 from .common import Context
 
 
@@ -46,6 +46,7 @@ COMMANDS = (
     catalogue.publish_cmd, catalogue.catalogue_cmd, catalogue.pull_cmd,
     dataset.dataset_group,
     project.init_cmd, project.recipes_cmd, project.cache_group, project.watch_cmd,
+    trying.try_cmd,
 )
 for _command in COMMANDS:
     cli.add_command(_command)
