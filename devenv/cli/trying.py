@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -64,8 +65,7 @@ def try_cmd(ctx: Context, profile: str | None, base: str | None, command: str | 
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         _summary(result, junit_file)
-    ctx_exit = click.get_current_context()
-    ctx_exit.exit(result.exit_code)
+    sys.exit(result.exit_code)
 
 
 def _summary(result, junit_file: str | None) -> None:

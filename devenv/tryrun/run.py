@@ -289,6 +289,7 @@ def try_suite(engine, project: Project, profiles_dir: Path, opts: TryOptions, re
     try:
         with reporter.step(f"worktree of {change.base} with the change applied"):
             wt = checkout(change, f"try-{try_id}")
+            reporter.info(f"    worktree {wt.path}")
             apply(change, wt)
         wt_root = wt.path / project.root.resolve().relative_to(toplevel)
         first = render_in_worktree(project, profiles_dir, wt_root, opts.profile, f"try-{try_id}")

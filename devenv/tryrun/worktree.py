@@ -111,7 +111,10 @@ def working_tree(toplevel: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="devenv-try-index-") as tmp:
         index = Path(tmp) / "index"
         if real_index.exists():
-            shutil.copyfile(real_index, index)   # its stat cache spares hashing unchanged files
+            # its stat cache spares hashing unchanged files; its mtime must stay the
+            # original's, or git's racy-entry check would trust a file edited within
+            # the same second as the index was written (same size: an edit unseen)
+            shutil.copy2(real_index, index)
         env = {"GIT_INDEX_FILE": str(index)}
         git(toplevel, "add", "-A", "--", ".", env=env)
         return out(toplevel, "write-tree", env=env)
