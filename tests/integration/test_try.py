@@ -151,7 +151,7 @@ def test_ctrl_c_during_a_try_removes_its_instance_and_worktree(shop, engine):
     worktree, seen = None, []
     for line in proc.stderr:                     # synchronised on the progress lines
         seen.append(line)
-        m = re.match(r"\s+worktree (\S+)", line)
+        m = re.match(r"\s+worktree (/\S+)$", line)
         worktree = Path(m.group(1)) if m else worktree
         if line.startswith("==> wait for"):       # the instance's containers exist and start
             break
