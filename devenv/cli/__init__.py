@@ -15,7 +15,7 @@ import click
 
 from .. import __version__
 from ..errors import DevenvError, EngineError
-from . import catalogue, data, dataset, editor, env, parity, profiles, project
+from . import catalogue, data, dataset, editor, env, parity, profiles, project, trying
 from .common import Context
 
 
@@ -47,6 +47,7 @@ COMMANDS = (
     dataset.dataset_group,
     project.init_cmd, project.recipes_cmd, project.cache_group, project.watch_cmd,
     editor.devcontainer_cmd, editor.completion_cmd, editor.dash_cmd,
+    trying.try_cmd,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -169,6 +169,18 @@ def _semantic_issues(merged: dict, locate) -> list[ProfileIssue]:
         elif vol not in (services[svc].get("volumes") or {}):
             issues.append(ProfileIssue(locate(("data", "imageset")),
                                        f"image set goes into volume `{vol}` of service {svc}, which it does not mount"))
+    suite = merged.get("try")
+    if suite and suite.get("service") is not None and suite["service"] not in services:
+        close = difflib.get_close_matches(str(suite["service"]), names, n=1)
+        issues.append(ProfileIssue(locate(("try", "service")),
+                                   f"try: the suite runs in service `{suite['service']}`, which the profile does not declare",
+                                   f"did you mean `{close[0]}`?" if close else f"services: {', '.join(names)}"))
+    if suite and suite.get("parts") and suite.get("shards"):
+        issues.append(ProfileIssue(locate(("try", "shards")), "try: `parts` and `shards` are two ways to split a "
+                                   "suite; give one of them"))
+    if suite and isinstance(suite.get("command"), str) and any(isinstance(p, list) for p in suite.get("parts") or []):
+        issues.append(ProfileIssue(locate(("try", "parts")), "try: a string command takes string parts "
+                                   "(appended to it), not argument lists"))
     for (table, column), problem in anonymise_problems((merged.get("data") or {}).get("anonymise")):
         issues.append(ProfileIssue(locate(("data", "anonymise", table, column)), f"data.anonymise: {problem}"))
     taken: dict[tuple, str] = {}

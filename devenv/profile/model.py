@@ -115,6 +115,38 @@ class ImageSet:
     volume: str = "media"    # that volume's name
 
 
+@dataclass(frozen=True)
+class TrySuite:
+    """The profile's test suite (``try:``), run by ``devenv try`` in a throwaway instance."""
+
+    service: str                               # whose container runs it
+    command: tuple[str, ...] | str             # argv, or a string for `sh -c`
+    junit: str | None = None                   # where in the container the suite writes JUnit XML
+    workdir: str | None = None
+    parts: tuple[tuple[str, ...] | str, ...] = ()   # each appended to the command: one part each
+    shards: int | None = None                  # or N parts of the same command, told apart by env vars
+    heavy: bool = False                        # one heavy suite at a time per engine
+
+    def split(self) -> list[tuple[tuple[str, ...] | str, dict[str, str]]]:
+        """The parts as (what to append to the command, extra environment); one part when unsplit."""
+        if self.parts:
+            n = len(self.parts)
+            return [(p, {"DEVENV_TRY_PART": str(i), "DEVENV_TRY_PARTS": str(n)})
+                    for i, p in enumerate(self.parts, 1)]
+        n = self.shards or 1
+        return [((), {"DEVENV_TRY_PART": str(i), "DEVENV_TRY_PARTS": str(n)}) for i in range(1, n + 1)]
+
+
+def build_try(data: dict | None) -> TrySuite | None:
+    if not data:
+        return None
+    command = data["command"]
+    parts = tuple(tuple(p) if isinstance(p, list) else str(p) for p in data.get("parts") or ())
+    return TrySuite(service=data["service"], command=tuple(command) if isinstance(command, list) else command,
+                    junit=data.get("junit"), workdir=data.get("workdir"), parts=parts,
+                    shards=data.get("shards"), heavy=bool(data.get("heavy", False)))
+
+
 # -- data.anonymise / data.subset: the rules of `devenv dataset subset` ------------------------
 # The vocabulary lives here, with the profile that declares it; a rules file
 # (``devenv.subset.rules``) is parsed with the same functions.
@@ -272,6 +304,7 @@ class Profile:
     drift_ignore: tuple[str, ...] = ()  # fact patterns `devenv drift` ignores besides its default list
     anonymise: dict[str, dict[str, AnonymiseRule]] = field(default_factory=dict)  # data.anonymise: table -> column -> rule
     subset: SubsetSettings = SubsetSettings()                                      # data.subset
+    try_suite: TrySuite | None = None                                              # try: (devenv try)
     # The merged YAML mapping, kept only so that `devenv show` prints what the user
     # wrote (after `extends`). Only `show` reads it: everything else reads the typed
     # fields above, so a setting cannot be read past the model (tests/unit/test_profile.py greps for it).
@@ -392,5 +425,6 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict, base_dir: str |
         drift_ignore=tuple((data.get("drift") or {}).get("ignore") or ()),
         anonymise=_anonymise(data_spec.get("anonymise")),
         subset=_subset_settings(data_spec.get("subset")),
+        try_suite=build_try(data.get("try")),
         merged=data,
     )

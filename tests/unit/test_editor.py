@@ -71,7 +71,8 @@ def test_same_profile_same_bytes_in_another_checkout(lamp, tmp_path):
 def test_a_template_change_changes_the_compose_file(lamp):
     before = devcontainer.devcontainer_files(stack_of(lamp), "php")
     write(lamp / "profiles/small-db.yaml",
-          (lamp / "profiles/small-db.yaml").read_text() + "\n  cache:\n    environment: {X: y}\n")
+          (lamp / "profiles/small-db.yaml").read_text().replace(
+              "  web:\n    mounts: {/srv/app: app}\n", "  web:\n    mounts: {/srv/app: app}\n  cache:\n    environment: {X: y}\n"))
     after = devcontainer.devcontainer_files(stack_of(lamp), "php")
     changed = [k for k in before if before[k] != after[k]]
     assert changed == [".devcontainer/shop-small-db/compose.yaml"]
