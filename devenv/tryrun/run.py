@@ -148,17 +148,6 @@ def render_in_worktree(project: Project, store_profiles: Path, wt_root: Path, pr
                                scope=Scope(project.name, profile, instance, str(root)))
 
 
-def clone_data_hook(engine, source: Scope, stack: Stack, reporter: Reporter) -> bool:
-    """Where a copy-on-write clone of the project's database would be made for ``stack``.
-
-    Today: nothing, and ``up`` fills the new volume the way it fills every new one
-    (the project's snapshot of the same dataset and server image, else the seed).
-    When clones exist (branch ``clones``), this makes the try instance's volume a
-    clone of ``source``'s snapshot and returns True.
-    """
-    return False
-
-
 def _teardown(engine, scopes: list[Scope]) -> None:
     from .. import instances
     from ..engine import lifecycle
@@ -347,13 +336,13 @@ def _run_parts(engine, project: Project, stacks: list[Stack], suite: TrySuite, s
     cancel = threading.Event()
     lock = threading.Lock()
     up_times: list[float] = []
-    source = Scope(project.name, stacks[0].scope.profile, names.DEFAULT_INSTANCE, str(project.root.resolve()))
 
     def worker(stack: Stack) -> None:
         rep = reporter if len(stacks) == 1 else _Lines(reporter, stack.scope.instance)
         t0 = time.monotonic()
         with rep.step(f"up {stack.scope} (the patched worktree mounted)"):
-            clone_data_hook(engine, source, stack, rep)
+            # the new instance volume: `up` clones the project's matching snapshot (copy-on-write,
+            # devenv.engine.clones), else restores by copying or seeds
             try:
                 lifecycle.up(engine, stack, rep)
             except DevenvError as exc:
@@ -393,4 +382,4 @@ def _run_parts(engine, project: Project, stacks: list[Stack], suite: TrySuite, s
 
 
 __all__ = ["FAILED", "NOT_RUN", "PASSED", "PartResult", "TryError", "TryOptions", "TryResult",
-           "clone_data_hook", "render_in_worktree", "try_suite"]
+           "render_in_worktree", "try_suite"]
