@@ -10,7 +10,8 @@ import click
 
 from ..errors import Interrupted
 from ..ui import reporter_for
-from .common import Context, json_option, pass_ctx, profile_argument, profile_name, profile_option, table
+from .common import (Context, json_option, pass_ctx, profile_argument, profile_name, profile_option, table,
+                     target_option)
 
 
 @click.command("up")
@@ -18,15 +19,18 @@ from .common import Context, json_option, pass_ctx, profile_argument, profile_na
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
               help="Seconds to wait for the services of each depends_on wave to become healthy.")
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
+@target_option
 @pass_ctx
-def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> None:
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, target: str) -> None:
     """Build what is missing and start PROFILE's stack (default: small-db).
 
     Idempotent: on a running, unchanged environment nothing changes; after a
     profile change only the services whose image or settings changed are recreated.
     """
-    from ..engine import lifecycle
     name = profile_name(profile)
+    if target == "kubernetes":
+        return _kube_up(ctx, name, timeout, dry_run)
+    from ..engine import lifecycle
     stack = ctx.stack(name)
     engine = ctx.engine()
     reporter = reporter_for()
@@ -56,14 +60,39 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool) -> 
         click.echo(f"devenv: warning: {warning}", err=True)
 
 
+def _kube_up(ctx: Context, name: str, timeout: float, dry_run: bool) -> None:
+    from ..kube import deploy, render
+    stack = render.kube_stack(ctx.renderer(), ctx.store.load(name))
+    clients = deploy.connect()
+    result = deploy.up(clients, stack, reporter_for(), timeout, dry_run=dry_run)
+    if dry_run:
+        click.echo(f"{name}: up --target kubernetes would, in context {clients.context}:")
+        for action in result.actions:
+            click.echo(f"  {action.describe()}")
+        return
+    click.echo(f"{name}: {len(result.changed)} objects created or patched in namespace {result.namespace} "
+               f"(context {clients.context}); every service is ready")
+    for line in result.forwards:
+        click.echo(f"  {line}")
+
+
 @click.command("down")
 @profile_argument
 @click.option("--volumes", is_flag=True, help="Also remove the named volumes (the database!).")
+@target_option
 @pass_ctx
-def down_cmd(ctx: Context, profile: str | None, volumes: bool) -> None:
+def down_cmd(ctx: Context, profile: str | None, volumes: bool, target: str) -> None:
     """Stop and remove PROFILE's containers and network. Volumes are kept unless --volumes."""
-    from ..engine import lifecycle
     name = profile_name(profile)
+    if target == "kubernetes":
+        from ..kube import deploy
+        from ..names import project
+        done = deploy.down(deploy.connect(), project(name), volumes, reporter_for())
+        click.echo(f"{name}: " + (f"deleted {len(done.deleted)} objects" if done.deleted else "nothing to remove"))
+        if done.kept_claims:
+            click.echo(f"kept claims: {', '.join(done.kept_claims)} (remove them with --volumes)")
+        return
+    from ..engine import lifecycle
     result = lifecycle.down(ctx.engine(), name, volumes=volumes)
     if not (result.removed_containers or result.removed_networks or result.removed_volumes):
         click.echo(f"{name}: nothing to remove")
@@ -77,11 +106,23 @@ def down_cmd(ctx: Context, profile: str | None, volumes: bool) -> None:
 @click.command("status")
 @profile_argument
 @json_option
+@target_option
 @pass_ctx
-def status_cmd(ctx: Context, profile: str | None, as_json: bool) -> None:
+def status_cmd(ctx: Context, profile: str | None, as_json: bool, target: str) -> None:
     """Each service of PROFILE: state, health, image tag, URLs."""
     from ..engine import lifecycle
     name = profile_name(profile)
+    if target == "kubernetes":
+        from ..kube import deploy
+        from ..names import project
+        kube_rows = deploy.status(deploy.connect(), project(name))
+        if as_json:
+            click.echo(json.dumps({"profile": name, "services": [r.as_dict() for r in kube_rows]}, indent=2))
+        elif not kube_rows:
+            click.echo(f"{name}: not running (no namespace {project(name)})")
+        else:
+            table(["SERVICE", "KIND", "READY", "IMAGE"], [[r.service, r.kind, r.ready, r.image] for r in kube_rows])
+        return
     rows = lifecycle.status(ctx.engine(), name)
     if as_json:
         click.echo(json.dumps({"profile": name, "services": [r.as_dict() for r in rows]}, indent=2))
