@@ -142,7 +142,10 @@ def check_digest(data: bytes, digest: str, what: str) -> None:
 
 
 def unsafe(member: tarfile.TarInfo, root: str) -> str | None:
-    """Why ``member`` would leave the datadir (or is not a plain file or directory), or None."""
+    """Why ``member`` would leave the datadir (or is not a plain file or directory), or None.
+
+    The same rules as ``devenv.data.snapshots._safe``, restated on purpose: this file
+    runs in the tool image, where devenv is not installed."""
     name = member.name
     if name.startswith("/"):
         return "absolute path"
