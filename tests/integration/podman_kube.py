@@ -20,6 +20,10 @@ and no cluster DNS. So, and only so:
    for kube play), where a cluster would use ``kubectl port-forward``.
 6. ConfigMaps are written to their own file and passed with ``--configmap`` (4.3
    only reads them that way).
+7. ``restartPolicy: OnFailure`` (with ``Always`` podman 4.3 restarts the finished init
+   container in a loop) and the pod annotation
+   ``io.podman.annotations.init.container.type: always`` (podman removes "once" init
+   containers after they ran; kept, their logs can be read).
 """
 
 from __future__ import annotations
@@ -66,5 +70,9 @@ def for_podman(objects: list[dict], pod_name: str, publish: dict[str, tuple[int,
     pod_spec = {"hostAliases": [{"ip": "127.0.0.1", "hostnames": sorted(aliases)}],
                 "initContainers": init_containers, "containers": containers, "volumes": volumes,
                 "restartPolicy": "OnFailure"}
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name}, "spec": pod_spec}
+    # "always" init containers are kept after they ran (podman's default, "once", removes
+    # them), so the test can read what the restore init container said
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": pod_name, "annotations": {"io.podman.annotations.init.container.type": "always"}},
+           "spec": pod_spec}
     return claims + [pod], configmaps
