@@ -166,6 +166,13 @@ def _profile_on_line(ctx: click.Context, incomplete: str) -> str | None:
     return sub.params.get("profile")
 
 
+def target_option(f):
+    """--target: where up, down and status act (the Docker Engine, or the kubeconfig's cluster)."""
+    return click.option("--target", type=click.Choice(["docker", "kubernetes"]), default="docker", show_default=True,
+                        help="docker: the Docker Engine; kubernetes: the current kubeconfig context "
+                             "(docs/kubernetes.md).")(f)
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")(f)
 

@@ -11,7 +11,7 @@ import click
 from ..errors import Interrupted, NotFoundError
 from ..ui import reporter_for
 from .common import Context, complete_services, instance_option, json_option, pass_ctx, profile_argument, profile_name, \
-    profile_option, table
+    profile_option, table, target_option
 
 
 @click.command("up")
@@ -20,13 +20,16 @@ from .common import Context, complete_services, instance_option, json_option, pa
               help="Seconds to wait for the services of each depends_on wave to become healthy.")
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
 @instance_option
+@target_option
 @pass_ctx
-def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, instance: str | None) -> None:
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, instance: str | None, target: str) -> None:
     """Build what is missing and start PROFILE's stack (default: small-db).
 
     Idempotent: on a running, unchanged environment nothing changes; after a
     profile change only the services whose image or settings changed are recreated.
     """
+    if target == "kubernetes":
+        return _kube_up(ctx, profile_name(profile), timeout, dry_run)
     from ..engine import lifecycle
     stack = ctx.stack(profile_name(profile), instance)
     name = str(stack.scope)
@@ -60,16 +63,41 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, ins
         click.echo(f"devenv: warning: {warning}", err=True)
 
 
+def _kube_up(ctx: Context, name: str, timeout: float, dry_run: bool) -> None:
+    from ..kube import deploy, render
+    stack = render.kube_stack(ctx.renderer(), ctx.store.load(name))
+    clients = deploy.connect()
+    result = deploy.up(clients, stack, reporter_for(), timeout, dry_run=dry_run)
+    if dry_run:
+        click.echo(f"{name}: up --target kubernetes would, in context {clients.context}:")
+        for action in result.actions:
+            click.echo(f"  {action.describe()}")
+        return
+    click.echo(f"{name}: {len(result.changed)} objects created or patched in namespace {result.namespace} "
+               f"(context {clients.context}); every service is ready")
+    for line in result.forwards:
+        click.echo(f"  {line}")
+
+
 @click.command("down")
 @profile_argument
 @click.option("--volumes", is_flag=True, help="Also remove the named volumes (the database!).")
 @instance_option
+@target_option
 @pass_ctx
-def down_cmd(ctx: Context, profile: str | None, volumes: bool, instance: str | None) -> None:
+def down_cmd(ctx: Context, profile: str | None, volumes: bool, instance: str | None, target: str) -> None:
     """Stop and remove PROFILE's containers and network. Volumes are kept unless --volumes."""
-    from ..engine import lifecycle
     scope = ctx.scope(profile_name(profile), instance)
     name = str(scope)
+    if target == "kubernetes":
+        from ..kube import deploy
+        from ..kube.naming import namespace_of
+        done = deploy.down(deploy.connect(), namespace_of(scope), volumes, reporter_for())
+        click.echo(f"{name}: " + (f"deleted {len(done.deleted)} objects" if done.deleted else "nothing to remove"))
+        if done.kept_claims:
+            click.echo(f"kept claims: {', '.join(done.kept_claims)} (remove them with --volumes)")
+        return
+    from ..engine import lifecycle
     engine = ctx.engine()
     if not scope.is_default and not lifecycle.exists(engine, scope):
         raise NotFoundError(f"no instance `{scope.instance}` of profile {scope.profile}",
@@ -88,12 +116,25 @@ def down_cmd(ctx: Context, profile: str | None, volumes: bool, instance: str | N
 @profile_argument
 @json_option
 @instance_option
+@target_option
 @pass_ctx
-def status_cmd(ctx: Context, profile: str | None, as_json: bool, instance: str | None) -> None:
+def status_cmd(ctx: Context, profile: str | None, as_json: bool, instance: str | None, target: str) -> None:
     """Each service of PROFILE: state, health, image tag, URLs."""
     from ..engine import lifecycle
     scope = ctx.scope(profile_name(profile), instance)
     name = str(scope)
+    if target == "kubernetes":
+        from ..kube import deploy
+        from ..kube.naming import namespace_of
+        namespace = namespace_of(scope)
+        kube_rows = deploy.status(deploy.connect(), namespace)
+        if as_json:
+            click.echo(json.dumps({"profile": name, "services": [r.as_dict() for r in kube_rows]}, indent=2))
+        elif not kube_rows:
+            click.echo(f"{name}: not running (no namespace {namespace})")
+        else:
+            table(["SERVICE", "KIND", "READY", "IMAGE"], [[r.service, r.kind, r.ready, r.image] for r in kube_rows])
+        return
     rows = lifecycle.status(ctx.engine(), scope)
     if as_json:
         click.echo(json.dumps({"profile": name, "services": [r.as_dict() for r in rows]}, indent=2))

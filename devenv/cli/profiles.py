@@ -46,13 +46,25 @@ def show_cmd(ctx: Context, profile: str | None) -> None:
 @click.command("render")
 @profile_argument
 @click.option("-o", "--output", type=OutputPath(directory=True), required=True,
-              help="Directory to write compose.yaml, plan.json and the build contexts to.")
+              help="Directory to write compose.yaml, plan.json and the build contexts to "
+                   "(with --target kubernetes: the manifests and kustomization.yaml).")
+@click.option("--target", type=click.Choice(["compose", "kubernetes"]), default="compose", show_default=True,
+              help="compose: a Compose project; kubernetes: manifests (docs/kubernetes.md).")
 @pass_ctx
-def render_cmd(ctx: Context, profile: str | None, output: str) -> None:
+def render_cmd(ctx: Context, profile: str | None, output: str, target: str) -> None:
     """Render PROFILE into a stack: compose.yaml, plan.json and build contexts.
 
-    The output runs with `docker compose` as is; rendering twice gives identical bytes.
+    The output runs with `docker compose` as is (--target kubernetes: with
+    `kubectl apply -k`); rendering twice gives identical bytes.
     """
+    if target == "kubernetes":
+        from ..kube import render, restore
+        stack = render.kube_stack(ctx.renderer(), ctx.store.load(profile_name(profile)))
+        files = render.write_manifests(stack, Path(output))
+        for plan in restore.images_of(stack):
+            click.echo(f"{plan.service:<12} {plan.tag}")
+        click.echo(f"wrote {len(files)} files to {output}/ (kubectl apply -k {output})")
+        return
     stack = ctx.stack(profile_name(profile))
     with writing(output):
         write_stack(stack, Path(output))
