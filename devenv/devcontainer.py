@@ -118,6 +118,7 @@ def devcontainer_config(stack: Stack, service: str) -> dict:
         "overrideCommand": False,
         # on the host, before the CLI looks for the container: the stack `devenv up` makes
         "initializeCommand": ["devenv", "--project", "${localWorkspaceFolder}", "devcontainer", stack.name,
+                              *([] if stack.scope.is_default else ["--name", stack.scope.instance]),
                               "--service", service, "--up"],
     }
     if ports:

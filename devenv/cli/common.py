@@ -97,7 +97,19 @@ def profile_option(f):
 def instance_option(f):
     """--name INSTANCE: one of several instances of a profile (default: its first)."""
     return click.option("--name", "instance", metavar="INSTANCE", callback=_check_instance,
+                        shell_complete=complete_instances,
                         help="The instance of the profile (default: its first; several run side by side).")(f)
+
+
+def complete_instances(ctx: click.Context, param, incomplete: str) -> list:
+    """The instance names of the current project on the engine."""
+    try:
+        from ..engine import connect, lifecycle
+        project = _completion_context(ctx).project.name
+        found = sorted({r.instance for r in lifecycle.instances(connect(timeout=5)) if r.project == project})
+    except Exception:   # no engine, no project: complete nothing rather than print into the shell
+        return []
+    return [n for n in found if n.startswith(incomplete)]
 
 
 def _check_instance(ctx, param, value: str | None) -> str | None:

@@ -6,7 +6,7 @@ import click
 
 from ..errors import DevenvError, Interrupted
 from ..ui import reporter_for
-from .common import Context, complete_profiles, complete_services, pass_ctx, profile_argument, profile_name
+from .common import Context, complete_profiles, complete_services, instance_option, pass_ctx, profile_argument, profile_name
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -20,8 +20,10 @@ SHELLS = ("bash", "zsh", "fish")
                    "service's container is the one the editor attaches to. Writes no files.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
               help="With --up: seconds to wait for each depends_on wave to become healthy.")
+@instance_option
 @pass_ctx
-def devcontainer_cmd(ctx: Context, profile: str | None, service: str, bring_up: bool, timeout: float) -> None:
+def devcontainer_cmd(ctx: Context, profile: str | None, service: str, bring_up: bool, timeout: float,
+                     instance: str | None) -> None:
     """Write .devcontainer/ so an editor opens the project inside PROFILE's stack.
 
     devcontainer.json (VS Code, Codespaces, JetBrains, the devcontainer CLI) names
@@ -30,8 +32,8 @@ def devcontainer_cmd(ctx: Context, profile: str | None, service: str, bring_up: 
     same profile gives the same bytes; `devenv watch` rewrites them on a change.
     """
     from .. import devcontainer
-    name = profile_name(profile)
-    stack = ctx.stack(name)
+    stack = ctx.stack(profile_name(profile), instance)
+    name = str(stack.scope)
     root = ctx.project.root
     files = devcontainer.devcontainer_files(stack, service)
     if bring_up:

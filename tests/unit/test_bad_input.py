@@ -214,6 +214,7 @@ CASES: dict[str, list[Case]] = {
                                     needle="has no service `nosuch`"),
                                case("devcontainer", "small-db", "--service", "db", needle="has no source mount")],
     "devcontainer --up": [case("devcontainer", "--up=yes", needle=NO_VALUE)],
+    "devcontainer --name": [case("devcontainer", "small-db", "-s", "php", "--name", "a/b", needle="not an instance name")],
     "devcontainer --timeout": [case("devcontainer", "small-db", "-s", "php", "--up", "--timeout", "0",
                                     needle="--timeout")],
     "completion SHELL": [case("completion", "tcsh", needle="'tcsh' is not one of"),

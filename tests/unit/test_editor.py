@@ -233,3 +233,11 @@ def test_the_last_verify_result_is_kept_per_project_and_profile(tmp_path):
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro" / "verify").write_text("a file where the directory should be")
     assert lastverify.record("proj", "a", report, root=tmp_path / "ro") is None
+
+
+def test_an_instance_gets_its_own_compose_project_and_initialize_command(lamp):
+    stack = Context(None, False, str(lamp)).stack("small-db", "feature")
+    files = devcontainer.devcontainer_files(stack, "php")
+    config = json.loads(files[".devcontainer/devcontainer.json"])
+    assert config["dockerComposeFile"] == ["shop-small-db--feature/compose.yaml"]
+    assert config["initializeCommand"][4:8] == ["small-db", "--name", "feature", "--service"]
