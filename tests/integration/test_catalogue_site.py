@@ -85,7 +85,8 @@ def test_reference_stack_round_trip(site, engine):
     assert listing(site)["t-cat-site"]["present"] == "yes"
 
     r = site("up", "t-cat-site", timeout=900)
-    assert "restored snapshot: t-cat-site/latest" in r.stdout, r.stdout
+    # the pulled snapshot is the base of a copy-on-write clone (the engine is local)
+    assert "cloned snapshot: t-cat-site/latest" in r.stdout, r.stdout
     assert "built" not in r.stdout and "seeding" not in r.stdout, r.stdout
     assert "generate dataset" not in r.stderr and "generate image set" not in r.stderr, r.stderr
     assert "bootstrap" not in r.stderr

@@ -63,6 +63,7 @@ services:
 def project(tmp_path, engine):
     root = tmp_path / "proj"
     shutil.copytree(FIXTURES / "images", root / "images")
+    (root / "devenv.yaml").write_text("name: devenv\n")   # names as the tests spell them (devenv-e-dc-app)
     write(root / "profiles" / "e-dc.yaml", DC_PROFILE)
     write(root / "profiles" / "e-dash.yaml", DASH_PROFILE)
     write(root / "app" / "hello.txt", "hello from the host\n")
