@@ -27,16 +27,15 @@ from pathlib import Path
 
 import os
 
-from ..db import ROWS_MARKER, SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
-from ..db.mariadb import load_sql_tail
+from ..db import DEFAULT_ENGINE, ROWS_MARKER, SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
 from ..digest import sha256_file
 from ..errors import DevenvError
 
-LOAD_FILE = engine_named("mariadb").load_file   # the load script subsets write (their source's engine)
+LOAD_FILE = engine_named(DEFAULT_ENGINE).load_file   # the load script subsets write (their source's engine)
 MANIFEST_FILE = "manifest.json"
 ID_FILE = "DATASET_ID"
 __all__ = ["ID_FILE", "LOAD_FILE", "MANIFEST_FILE", "ROWS_MARKER", "SEED_MOUNT", "DatasetDirectoryError",
-           "DatasetFiles", "complete_manifest", "ensure_load_script", "load_sql_tail", "load_tables",
+           "DatasetFiles", "complete_manifest", "ensure_load_script", "load_tables",
            "open_dataset_dir"]
 
 HINT = "Make it with `devenv dataset subset --from SOURCE --output DIR ...` (see docs/subset.md)."

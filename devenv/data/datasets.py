@@ -36,7 +36,7 @@ from ..errors import DevenvError
 from ..profile.model import Dataset, ImageSet
 from ..ui import Reporter
 from . import atomic_directory, content_digest
-from ..db import SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
+from ..db import DEFAULT_ENGINE, SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
 from .dataset_dir import ID_FILE, MANIFEST_FILE, DatasetFiles, complete_manifest, ensure_load_script, open_dataset_dir
 from .generators import GeneratedTable, Generator, registry
 
@@ -115,8 +115,8 @@ def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
 
 def load_sql(dataset_id: str, tables: tuple[GeneratedTable, ...], rows: dict[str, int], mount: str = SEED_MOUNT,
              engine: DatabaseEngine | None = None) -> str:
-    """The bulk load script of ``engine`` (default MariaDB) for generated ``tables`` (parents first)."""
-    engine = engine or engine_named("mariadb")
+    """The bulk load script of ``engine`` (default: ``devenv.db.DEFAULT_ENGINE``) for generated ``tables`` (parents first)."""
+    engine = engine or engine_named(DEFAULT_ENGINE)
     return engine.load_script(dataset_id, [LoadTable(t.name, t.file, t.columns, rows[t.name]) for t in tables], mount)
 
 
@@ -131,8 +131,8 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
     already there. ``workers``: processes for generation (default: CPUs, max 4;
     small datasets always use one). A dataset with a ``path`` (a directory made by
     ``devenv dataset subset``) is checked and returned as is. The directory gets
-    ``engine``'s load script (default MariaDB) when it lacks one."""
-    engine = engine or engine_named("mariadb")
+    ``engine``'s load script (default: the default engine) when it lacks one."""
+    engine = engine or engine_named(DEFAULT_ENGINE)
     if dataset.path is not None:
         files = open_dataset_dir(dataset.path)
         ensure_load_script(files, engine)

@@ -41,7 +41,7 @@ from typing import BinaryIO, Iterator
 import docker.errors
 import zstandard
 
-from ..db import RESERVED_NAMES, ServerIdentity
+from ..db import DEFAULT_ENGINE, ENGINES, RESERVED_NAMES, ServerIdentity
 from ..errors import DevenvError, NotFoundError
 from . import _pid_alive
 from ..ui import Reporter
@@ -52,7 +52,7 @@ FORMAT = 2
 # The default completion entry (MariaDB's system schema): saved last, restored last, so
 # a volume without it (but with other files) is a restore that did not finish. Callers
 # that know the engine pass its ``complete_entry``.
-COMPLETION_DIR = "mysql"
+COMPLETION_DIR = ENGINES[DEFAULT_ENGINE].complete_entry
 # RESERVED_NAMES (devenv.db): restore stages into <volume>/.devenv-restore and switches
 # under the journal <volume>/.devenv-switching: a datadir may not hold them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

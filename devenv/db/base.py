@@ -114,7 +114,7 @@ class DatabaseEngine(abc.ABC):
     def clean_shutdown_script(self, datadir: str) -> str:
         """``sh`` script, run in a helper of the server image with the stopped datadir at
         ``datadir``: exit 0 when the server shut down cleanly, else exit 3 with the
-        reason on stdout."""
+        reason on stderr."""
 
     @abc.abstractmethod
     def identity_script(self) -> str:

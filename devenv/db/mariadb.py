@@ -58,7 +58,7 @@ class MariaDB(DatabaseEngine):
         # InnoDB's clean shutdown; the caller refuses any other status). What the datadir
         # shows: a crash-recovery leftover of an InnoDB that died mid-write.
         return f"""cd {datadir} || exit 1
-if [ -e ib_logfile101 ]; then echo "InnoDB was resizing its redo log (ib_logfile101): not shut down cleanly"; exit 3; fi
+if [ -e ib_logfile101 ]; then echo "InnoDB was resizing its redo log (ib_logfile101): not shut down cleanly" >&2; exit 3; fi
 exit 0
 """
 

@@ -87,8 +87,8 @@ class PostgreSQL(DatabaseEngine):
 state=$("$PGBIN/pg_controldata" {datadir} 2>&1 | sed -n 's/^Database cluster state: *//p')
 case "$state" in
   "shut down"|"shut down in recovery") exit 0 ;;
-  "") echo "pg_controldata cannot read {datadir}/global/pg_control"; exit 3 ;;
-  *) echo "pg_controldata says the cluster state is \\"$state\\", not \\"shut down\\""; exit 3 ;;
+  "") echo "pg_controldata cannot read {datadir}/global/pg_control" >&2; exit 3 ;;
+  *) echo "pg_controldata says the cluster state is \\"$state\\", not \\"shut down\\"" >&2; exit 3 ;;
 esac
 """
 

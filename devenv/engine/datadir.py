@@ -79,7 +79,8 @@ def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -
             run_in_volume(engine, image, dv.volume, stack.scope, "probe",
                           db.clean_shutdown_script(VOLUME_MOUNT), read_only=True)
         except HelperError as exc:
-            return exc.message.split(": ", 1)[-1].strip() or exc.message
+            # "the probe helper on volume V failed (exit 3): REASON"
+            return exc.message.split("): ", 1)[-1].strip() or exc.message
         return None
 
     snap = save(engine, snapshot_store(stack.scope), profile=stack.name, name=name, service=dv.service,

@@ -159,9 +159,9 @@ class _TarStream(io.RawIOBase):
 def held_dataset(engine: Engine, container: str, db_engine=None) -> str | None:
     """The dataset id a running database holds, as the recipe's entrypoint records it
     (the engine's seed state); None when it cannot be read."""
-    from ..db import engine_named
+    from ..db import DEFAULT_ENGINE, engine_named
     from .exec import capture
-    db_engine = db_engine or engine_named("mariadb")
+    db_engine = db_engine or engine_named(DEFAULT_ENGINE)
     code, out = capture(engine, container, db_engine.held_dataset_command())
     return out.strip() or None if code == 0 else None
 
