@@ -1,12 +1,20 @@
-"""The dataset directory: the one format a generated dataset (``devenv.data.datasets``)
-and a production subset (``devenv.subset.writer``) are written in, and what the
-db container's entrypoint bulk-loads::
+"""The dataset directory: the one format a generated dataset (``devenv.data.datasets``,
+a project's generator through ``devenv.data.hook``) and a production subset
+(``devenv.subset.writer``) are written in, and what the db container's entrypoint
+bulk-loads, with either engine::
 
-    <table>.csv ...   one per table
-    load.sql          LOAD DATA LOCAL INFILE '<SEED_MOUNT>/<table>.csv' ..., parents first,
-                      ending in ``load_sql_tail`` (every row arrived, or the init fails)
-    manifest.json     id, how it was made, rows / bytes / sha256 per table
+    <table>.csv ...   one per table: UTF-8, a header line with the column names, ``,``
+                      between fields, text in double quotes (``"`` doubled), ``\\n`` after rows
+    manifest.json     id, how it was made; ``tables``: name -> {file, columns, rows, bytes,
+                      sha256}; ``order``: the load order (parents first; else the
+                      ``tables`` order)
     DATASET_ID        the id (one line)
+    load.sql          MariaDB's load script    } the engine's load script (``devenv.db``):
+    load.pgsql        PostgreSQL's load script } written from the manifest when missing
+
+The schema is the project's (the db recipe's initdb files), not the directory's: the
+entrypoint runs the schema files, the load script in place of the static seed, then
+the post-load files (keys, indexes).
 
 Both writers and both readers import this module; it imports neither of them.
 """
@@ -17,14 +25,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+
+from ..db import DEFAULT_ENGINE, ROWS_MARKER, SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
 from ..digest import sha256_file
 from ..errors import DevenvError
 
-SEED_MOUNT = "/var/lib/devenv-seed"   # where devenv mounts the dataset in the db container
-LOAD_FILE = "load.sql"
+LOAD_FILE = engine_named(DEFAULT_ENGINE).load_file   # the load script subsets write (their source's engine)
 MANIFEST_FILE = "manifest.json"
 ID_FILE = "DATASET_ID"
-ROWS_MARKER = "-- devenv-total-rows:"  # read by the entrypoint to report rows/s
+__all__ = ["ID_FILE", "LOAD_FILE", "MANIFEST_FILE", "ROWS_MARKER", "SEED_MOUNT", "DatasetDirectoryError",
+           "DatasetFiles", "complete_manifest", "ensure_load_script", "load_tables",
+           "open_dataset_dir"]
 
 HINT = "Make it with `devenv dataset subset --from SOURCE --output DIR ...` (see docs/subset.md)."
 
@@ -44,20 +56,6 @@ class DatasetFiles:
         return self.manifest["total_rows"]
 
 
-def load_sql_tail(dataset_id: str, tables: list[str], rows: dict[str, int]) -> list[str]:
-    """The end of every load.sql: checks back on, then a row-count check that fails
-    the init when LOAD DATA skipped anything (LOCAL turns bad rows into warnings)."""
-    out = ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
-           "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
-           "DELIMITER //",
-           "BEGIN NOT ATOMIC"]
-    for name in tables:
-        out.append(f"  IF (SELECT COUNT(*) FROM `{name}`) <> {rows[name]} THEN"
-                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
-                   f" {name} does not have {rows[name]} rows'; END IF;")
-    return out + ["END //", "DELIMITER ;", ""]
-
-
 def complete_manifest(path: Path, ds_id: str) -> dict | None:
     """The manifest of ``path`` when it is a complete directory of dataset ``ds_id``, else None
     (the cheap check of the generated-dataset cache: the directory was renamed into place whole)."""
@@ -67,9 +65,36 @@ def complete_manifest(path: Path, ds_id: str) -> dict | None:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if manifest.get("id") != ds_id or not (path / LOAD_FILE).is_file():
+    if manifest.get("id") != ds_id:
         return None
     return manifest
+
+
+def load_tables(manifest: dict) -> list[LoadTable]:
+    """The manifest's tables in load order."""
+    tables = manifest.get("tables") or {}
+    order = manifest.get("order") or list(tables)
+    return [LoadTable(name, tables[name].get("file", f"{name}.csv"), tuple(tables[name]["columns"]),
+                      int(tables[name]["rows"])) for name in order]
+
+
+def ensure_load_script(files: "DatasetFiles", engine: DatabaseEngine) -> None:
+    """Write ``engine``'s load script into the dataset directory unless it is there
+    (atomically: a script is complete or absent)."""
+    target = files.path / engine.load_file
+    if target.is_file():
+        return
+    text = engine.load_script(files.id, load_tables(files.manifest))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.chmod(tmp, 0o644)
+        tmp.rename(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DatasetDirectoryError(f"dataset directory {files.path}: cannot write the {engine.name} load script "
+                                    f"{engine.load_file}: {exc.strerror}",
+                                    f"Make the directory writable once, or add {engine.load_file} to it.") from None
 
 
 def open_dataset_dir(path: str | Path, verify: bool = False) -> DatasetFiles:
@@ -89,13 +114,17 @@ def open_dataset_dir(path: str | Path, verify: bool = False) -> DatasetFiles:
     problems = []
     if manifest.get("id") != ds_id:
         problems.append(f"{ID_FILE} says {ds_id!r}, {MANIFEST_FILE} says {manifest.get('id')!r}")
-    if not (path / LOAD_FILE).is_file():
-        problems.append(f"no {LOAD_FILE}")
     for name, entry in sorted((manifest.get("tables") or {}).items()):
         f = path / entry.get("file", f"{name}.csv")
         if not f.is_file():
-            problems.append(f"missing {f.name}")
-        elif f.stat().st_size != entry.get("bytes"):
+            problems.append(f"missing {f.name} (table {name})")
+            continue
+        header = _header(f)
+        columns = list(entry.get("columns") or [])
+        if columns and header != columns:
+            problems.append(f"{f.name} (table {name}): its header has columns {header}, "
+                            f"the manifest says {columns}")
+        if f.stat().st_size != entry.get("bytes"):
             problems.append(f"{f.name}: {f.stat().st_size} bytes, the manifest says {entry.get('bytes')}")
         elif verify and sha256_file(f) != entry.get("sha256"):
             problems.append(f"{f.name}: sha256 differs from the manifest")
@@ -104,3 +133,10 @@ def open_dataset_dir(path: str | Path, verify: bool = False) -> DatasetFiles:
     if problems:
         raise DatasetDirectoryError(f"dataset directory {path} is incomplete or changed: " + "; ".join(problems), HINT)
     return DatasetFiles(path.resolve(), ds_id, manifest)
+
+
+def _header(f: Path) -> list[str]:
+    """The column names of a CSV file's header line."""
+    import csv
+    with open(f, newline="", encoding="utf-8", errors="replace") as fh:
+        return next(csv.reader([fh.readline()]), [])

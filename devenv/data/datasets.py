@@ -1,17 +1,21 @@
-"""Database datasets: generated CSV files plus a ``load.sql`` for the bulk load.
+"""Database datasets: generated CSV files plus the engine's load script for the bulk load.
 
-``materialize(dataset, imageset, cache_dir, reporter)`` returns the directory
+``materialize(dataset, imageset, cache_dir, reporter, engine=...)`` returns the directory
 ``cache_dir/datasets/<id>/`` (generating it first when missing)::
 
     users.csv shops.csv listings.csv listing_images.csv orders.csv order_items.csv
-    load.sql        LOAD DATA LOCAL INFILE '/var/lib/devenv-seed/<table>.csv' ..., parents first
-    manifest.json   id, generator + version, params, rows / bytes / sha256 per table
+    load.sql / load.pgsql   the engine's bulk load (``devenv.db``), parents first
+    manifest.json   id, generator + version, params, load order, rows / bytes / sha256 per table
     DATASET_ID      the id (one line)
 
-devenv bind-mounts that directory read-only at ``/var/lib/devenv-seed`` into
-the database container; on the first start of an empty volume the MariaDB
-entrypoint runs the schema, then ``load.sql`` instead of the static seed, and
-records the id in ``devenv_meta.seed_state.dataset``.
+The CSV bytes do not depend on the engine: one directory serves both, each engine's
+load script is added when first needed. devenv bind-mounts that directory read-only
+at ``/var/lib/devenv-seed`` into the database container; on the first start of an
+empty volume the recipe's entrypoint runs the schema, then the load script instead
+of the static seed, and records the id in the engine's seed state.
+
+Generators: the built-in ``shop`` (``data.dataset.name``) or a project's own file
+(``data.dataset.generator``, ``devenv.data.hook``).
 
 The id is ``<generator>-<size>-<seed>-<12 hex>``, the hex digest covering the
 generator name and version, size, seed, the resolved scale and the image set's
@@ -32,8 +36,8 @@ from ..errors import DevenvError
 from ..profile.model import Dataset, ImageSet
 from ..ui import Reporter
 from . import atomic_directory, content_digest
-from .dataset_dir import (ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, DatasetFiles,
-                          complete_manifest, load_sql_tail, open_dataset_dir)
+from ..db import DEFAULT_ENGINE, SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
+from .dataset_dir import ID_FILE, MANIFEST_FILE, DatasetFiles, complete_manifest, ensure_load_script, open_dataset_dir
 from .generators import GeneratedTable, Generator, registry
 
 
@@ -51,6 +55,14 @@ def available() -> dict[str, list[str]]:
 
 
 def generator_for(dataset: Dataset) -> Generator:
+    if dataset.generator is not None:   # the project's own (devenv.data.hook)
+        from .hook import HookGenerator
+        gen = HookGenerator(dataset.generator)
+        if dataset.size not in gen.sizes:
+            raise UnknownDatasetError(
+                f"dataset generator {dataset.generator}: unknown size `{dataset.size}` (data.dataset.size)",
+                f"Sizes of its SIZES: {', '.join(sorted(gen.sizes))}.")
+        return gen
     gens = registry()
     gen = gens.get(dataset.name)
     if gen is None:
@@ -101,29 +113,11 @@ def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
     return f"{gen.name}-{dataset.size}-{dataset.seed}-{digest}"
 
 
-def load_sql(dataset_id: str, tables: tuple[GeneratedTable, ...], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
-    """The bulk load script: session settings, one LOAD DATA per table (parents
-    first), then a row-count check that fails the init when anything was skipped."""
-    total = sum(rows.values())
-    out = [
-        f"-- devenv dataset {dataset_id}: bulk load, run by devenv-mariadb-entrypoint",
-        "-- (mariadb --local-infile=1, application database selected) on the first start",
-        "-- of an empty volume, with the dataset directory mounted at " + mount + ".",
-        f"{ROWS_MARKER} {total}",
-        "SET NAMES utf8mb4;",
-        "-- bulk-loader settings: no per-row FK/unique checks (the generator guarantees",
-        "-- both; tests check them), no binlog. With both checks off, InnoDB (10.6+)",
-        "-- loads an empty table in bulk mode: no undo log, indexes built sorted.",
-        "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
-    ]
-    for t in tables:
-        out.append(
-            f"LOAD DATA LOCAL INFILE '{mount}/{t.file}' INTO TABLE `{t.name}` CHARACTER SET utf8mb4"
-            " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
-            " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
-            f" ({', '.join(f'`{c}`' for c in t.columns)});")
-    out += load_sql_tail(dataset_id, [t.name for t in tables], rows)
-    return "\n".join(out)
+def load_sql(dataset_id: str, tables: tuple[GeneratedTable, ...], rows: dict[str, int], mount: str = SEED_MOUNT,
+             engine: DatabaseEngine | None = None) -> str:
+    """The bulk load script of ``engine`` (default: ``devenv.db.DEFAULT_ENGINE``) for generated ``tables`` (parents first)."""
+    engine = engine or engine_named(DEFAULT_ENGINE)
+    return engine.load_script(dataset_id, [LoadTable(t.name, t.file, t.columns, rows[t.name]) for t in tables], mount)
 
 
 def default_workers() -> int:
@@ -131,20 +125,26 @@ def default_workers() -> int:
 
 
 def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, reporter: Reporter,
-                workers: int | None = None) -> DatasetFiles:
+                workers: int | None = None, engine: DatabaseEngine | None = None) -> DatasetFiles:
     """The dataset directory for ``dataset`` (and ``imageset``, whose count the
     listing images refer to), generated into ``cache_dir/datasets/<id>/`` unless
     already there. ``workers``: processes for generation (default: CPUs, max 4;
     small datasets always use one). A dataset with a ``path`` (a directory made by
-    ``devenv dataset subset``) is checked and returned as is."""
+    ``devenv dataset subset``) is checked and returned as is. The directory gets
+    ``engine``'s load script (default: the default engine) when it lacks one."""
+    engine = engine or engine_named(DEFAULT_ENGINE)
     if dataset.path is not None:
-        return open_dataset_dir(dataset.path)
+        files = open_dataset_dir(dataset.path)
+        ensure_load_script(files, engine)
+        return files
     gen, params = resolve_params(dataset)
     ds_id = dataset_id(dataset, imageset)
     final = Path(cache_dir) / "datasets" / ds_id
     manifest = complete_manifest(final, ds_id)
     if manifest is not None:
-        return DatasetFiles(final, ds_id, manifest)
+        files = DatasetFiles(final, ds_id, manifest)
+        ensure_load_script(files, engine)
+        return files
     if final.exists():  # not ours or damaged: replace it (never half-trust a dataset)
         import shutil
         shutil.rmtree(final)
@@ -158,7 +158,7 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
         with atomic_directory(final) as tmp:
             results = gen.generate(tmp, params, images, workers=workers, progress=reporter.detail)
             rows = {name: r.rows for name, r in results.items()}
-            (tmp / LOAD_FILE).write_text(load_sql(ds_id, gen.tables, rows))
+            (tmp / engine.load_file).write_text(load_sql(ds_id, gen.tables, rows, engine=engine))
             manifest = {
                 "id": ds_id,
                 "generator": gen.name,
@@ -168,8 +168,8 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
                 "seed": int(dataset.seed),
                 "params": params,
                 "imageset": _imageset_params(images),
-                "load": LOAD_FILE,
                 "mount": SEED_MOUNT,
+                "order": [t.name for t in gen.tables],
                 "tables": {t.name: {"file": t.file, "rows": results[t.name].rows,
                                     "bytes": results[t.name].bytes, "sha256": results[t.name].sha256,
                                     "columns": list(t.columns)}

@@ -2,12 +2,16 @@
 
 A snapshot is a directory ``<cache>/snapshots/<profile>/<name>/`` holding
 ``datadir.tar.zst`` (the volume's tar stream as the Engine's archive API gives it)
-and ``manifest.json``: profile, dataset id, the server image it was taken with
-(physical files are tied to the server version), sizes, and the sha256 of every
-file in it.
+and ``manifest.json``: profile, dataset id, the server it was taken with (its
+``ServerIdentity``: engine, version, architecture, page size; physical files are
+readable by exactly such servers; and the image, for the record), sizes, and the
+sha256 of every file in it.
 
-Consistency: the database container is stopped while the volume is read. On the
-way the tar stream is rewritten with the system schema (``COMPLETION_DIR``) last.
+Consistency: the database container is stopped while the volume is read, and the
+server must have shut down cleanly (its exit status 0 and the engine's own check of
+the datadir), or nothing is saved. On the way the tar stream is rewritten with the
+engine's completion entry (MariaDB's system schema ``mysql/``, PostgreSQL's
+``global/``) last.
 
 Restore (``engine/restore.py``) reads the archive once through ``verified_chunks``:
 the server image must be the one the snapshot was taken with, every member must stay
@@ -37,6 +41,7 @@ from typing import BinaryIO, Iterator
 import docker.errors
 import zstandard
 
+from ..db import DEFAULT_ENGINE, ENGINES, RESERVED_NAMES, ServerIdentity
 from ..errors import DevenvError, NotFoundError
 from . import _pid_alive
 from ..ui import Reporter
@@ -44,12 +49,12 @@ from ..ui import Reporter
 ARCHIVE = "datadir.tar.zst"
 MANIFEST = "manifest.json"
 FORMAT = 2
-# The datadir's system schema: saved last, restored last, so a volume without it
-# (but with other files) is a restore that did not finish.
-COMPLETION_DIR = "mysql"
-# Restore stages into <volume>/.devenv-restore and switches under the journal
-# <volume>/.devenv-switching (engine/datadir_state.py): a datadir may not hold them.
-RESERVED_NAMES = (".devenv-restore", ".devenv-switching")
+# The default completion entry (MariaDB's system schema): saved last, restored last, so
+# a volume without it (but with other files) is a restore that did not finish. Callers
+# that know the engine pass its ``complete_entry``.
+COMPLETION_DIR = ENGINES[DEFAULT_ENGINE].complete_entry
+# RESERVED_NAMES (devenv.db): restore stages into <volume>/.devenv-restore and switches
+# under the journal <volume>/.devenv-switching: a datadir may not hold them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CHUNK = 1 << 20
 
@@ -73,6 +78,8 @@ class Manifest:
     archive_bytes: int
     files: dict[str, dict] = field(default_factory=dict)   # member -> {"sha256", "size"}
     archive_sha256: str | None = None                       # of datadir.tar.zst as stored
+    identity: dict | None = None                            # ServerIdentity.to_json(); None: older snapshots
+    completion: str = COMPLETION_DIR                        # the entry saved last
 
     @classmethod
     def load(cls, path: Path) -> "Manifest":
@@ -129,10 +136,12 @@ class SnapshotStore:
             before(snap)
         shutil.rmtree(snap.path)
 
-    def matching(self, profile: str, dataset: str | None, server_image_id: str) -> Snapshot | None:
-        """A snapshot usable to seed ``profile``: same dataset, same server image; own profile first."""
+    def matching(self, profile: str, dataset: str | None, server_image_id: str,
+                 identity: ServerIdentity | None = None) -> Snapshot | None:
+        """A snapshot usable to seed ``profile``: same dataset, a server that reads it
+        (``identity``; snapshots without one: the same image); own profile first."""
         candidates = [s for s in self.list() if s.manifest.dataset == dataset
-                      and s.manifest.server_image_id == server_image_id]
+                      and server_reads(s.manifest, server_image_id, identity)]
         candidates.sort(key=lambda s: (s.manifest.profile != profile, s.manifest.created), reverse=False)
         own = [s for s in candidates if s.manifest.profile == profile]
         pool = own or candidates
@@ -187,9 +196,9 @@ class _HashingReader:
         return data
 
 
-def is_completion_member(name: str, root: str) -> bool:
+def is_completion_member(name: str, root: str, completion: str = COMPLETION_DIR) -> bool:
     """Members written last: while they are missing, the volume is known to be incomplete."""
-    prefix = f"{root}/{COMPLETION_DIR}"
+    prefix = f"{root}/{completion}"
     return name == prefix or name.startswith(prefix + "/")
 
 
@@ -296,7 +305,9 @@ def _restart(engine, container: str, seconds: float = 1.2) -> bool:
 
 
 def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str, container: str,
-         volume_target: str, dataset: str | None, reporter: Reporter, level: int = 3) -> Snapshot:
+         volume_target: str, dataset: str | None, reporter: Reporter, level: int = 3,
+         completion: str = COMPLETION_DIR, identity: ServerIdentity | None = None,
+         check_stopped=None) -> Snapshot:
     """Snapshot the volume mounted at ``volume_target`` of ``container`` (stopped meanwhile).
 
     The tar stream is rewritten on the way with the completion members (the system
@@ -304,6 +315,11 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
     renamed into place when complete; partials of dead processes are removed first.
     Ctrl-C stops at once: the Engine's stream is cut, the partial removed, the
     database started again, and ``SaveInterrupted`` raised.
+
+    A server that did not shut down cleanly is refused before anything is read: its
+    exit status must be 0 (a server killed after the stop timeout is not), and
+    ``check_stopped()`` (the engine's datadir check, run on the stopped volume)
+    must return None rather than a reason.
     """
     final = store.dir_of(profile, name)
     remove_stale_partials(final.parent)
@@ -329,6 +345,7 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
         if was_running:
             with reporter.step(f"stop {service} for a consistent copy"):
                 _in_worker(lambda: engine.api.stop(container, timeout=60), cut)
+        _refuse_unclean(engine, container, service, profile, check_stopped)
         start = time.monotonic()
         read = [0]
 
@@ -344,7 +361,7 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
                 stream[0].abort()
                 raise KeyboardInterrupt
             return _rewrite_archive(stream[0].chunks(), tmp / ARCHIVE, root, f"{container}:{volume_target}",
-                                    level, progress)
+                                    level, progress, completion)
 
         with reporter.step(f"save snapshot {profile}/{name}"):
             files, archive_bytes, archive_sha256 = _in_worker(copy, cut)
@@ -353,7 +370,8 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
             dataset=dataset, server_image=image_tag, server_image_id=image_id,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             datadir_bytes=sum(f["size"] for f in files.values()),
-            archive_bytes=archive_bytes, files=files, archive_sha256=archive_sha256)
+            archive_bytes=archive_bytes, files=files, archive_sha256=archive_sha256,
+            identity=identity.to_json() if identity else None, completion=completion)
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1, sort_keys=True) + "\n")
         if final.exists():
             shutil.rmtree(final)
@@ -377,8 +395,24 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
     return Snapshot(final, manifest)
 
 
+def _refuse_unclean(engine, container: str, service: str, profile: str, check_stopped) -> None:
+    """Refuse a datadir whose server did not shut down cleanly (see ``save``)."""
+    state = engine.api.inspect_container(container)["State"]
+    why = None
+    if state.get("Running"):
+        why = "it is still running"
+    elif state.get("ExitCode") not in (0, None):
+        why = (f"its server exited with status {state.get('ExitCode')}"
+               + (" (killed, e.g. after the stop timeout)" if state.get("ExitCode") == 137 else ""))
+    elif check_stopped is not None:
+        why = check_stopped()
+    if why:
+        raise SnapshotError(f"snapshot of {service} refused: the datadir was not shut down cleanly: {why}",
+                            f"Start it (`devenv up {profile}`) so the server recovers, then save again.")
+
+
 def _rewrite_archive(chunks, out_path: Path, root: str, label: str, level: int,
-                     progress) -> tuple[dict[str, dict], int, str]:
+                     progress, completion: str = COMPLETION_DIR) -> tuple[dict[str, dict], int, str]:
     """Copy the Engine's tar stream into a zstd archive, system schema last; the per-file
     sha256s, the archive's size and sha256."""
     files: dict[str, dict] = {}
@@ -396,14 +430,14 @@ def _rewrite_archive(chunks, out_path: Path, root: str, label: str, level: int,
                 data = None
                 if member.isreg():
                     hashing = _HashingReader(src.extractfile(member))
-                    if is_completion_member(member.name, root):
+                    if is_completion_member(member.name, root, completion):
                         data = tempfile.SpooledTemporaryFile(max_size=64 << 20)
                         shutil.copyfileobj(hashing, data, CHUNK)
                         data.seek(0)
                     else:
                         out.addfile(member, hashing)
                     files[member.name] = {"sha256": hashing.h.hexdigest(), "size": member.size}
-                if is_completion_member(member.name, root):
+                if is_completion_member(member.name, root, completion):
                     deferred.append((member, data))
                 elif not member.isreg():
                     out.addfile(member)
@@ -672,9 +706,27 @@ def check_archive(snapshot: Snapshot, reporter: Reporter) -> None:
                             "The current volume was not touched. Take a new snapshot (`devenv snapshot save`).")
 
 
-def check_server(snapshot: Snapshot, image_id: str, image: str) -> None:
-    """Physical files are tied to the server: refuse a snapshot from another server image."""
+def server_reads(m: Manifest, image_id: str, identity: ServerIdentity | None) -> bool:
+    """Whether a server (image ``image_id``, ``identity``) reads the snapshot's files."""
+    theirs = ServerIdentity.from_json(m.identity)
+    if theirs is not None and identity is not None:
+        return theirs == identity
+    return image_id == m.server_image_id
+
+
+def check_server(snapshot: Snapshot, image_id: str, image: str, identity: ServerIdentity | None = None) -> None:
+    """Physical files are tied to the server: refuse a snapshot that this server cannot read
+    (another engine, version, architecture or page size; without identities: another image)."""
     m = snapshot.manifest
+    theirs = ServerIdentity.from_json(m.identity)
+    if theirs is not None and identity is not None:
+        if theirs != identity:
+            raise SnapshotError(
+                f"snapshot {m.profile}/{m.name} was taken with {theirs}, the current {image} runs {identity}: "
+                + "; ".join(theirs.differences(identity)),
+                "A physical snapshot is readable only by the same engine, version, architecture and page size: "
+                "seed from the dataset (`devenv down --volumes` then `devenv up`) and take a new snapshot.")
+        return
     if image_id != m.server_image_id:
         raise SnapshotError(
             f"snapshot {m.profile}/{m.name} was taken with server image {m.server_image} "

@@ -18,9 +18,11 @@ from ..paths import cache_dir
 from ..render import Stack
 from ..ui import Reporter
 from .client import Engine
-from .datadir_state import SYSTEM_SCHEMA, DatadirState, prepare_datadir
+from ..db import engine_of
+from .datadir_state import DatadirState, prepare_datadir
 from .health import wait_ready
-from .helpers import remove_stale_helpers
+from .helpers import HelperError, remove_stale_helpers, run_in_volume, VOLUME_MOUNT
+from .identity import server_identity
 from .images import ensure_images
 from .restore import restore_into_volume
 
@@ -61,8 +63,24 @@ def save_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter) -
     except docker.errors.NotFound:
         raise DevenvError(f"profile {stack.name} has no {dv.service} container to snapshot",
                           f"Run `devenv up {stack.name}` first.") from None
+    db = engine_of(stack.profile)
+    image = stack.services[dv.service].image.tag
+    ensure_images(engine, [stack.services[dv.service].image], stack.base, reporter)
+    identity = server_identity(engine, db, image, stack.scope)
+
+    def check_stopped() -> str | None:
+        """The engine's own check of the stopped datadir (e.g. pg_controldata)."""
+        try:
+            run_in_volume(engine, image, dv.volume, stack.scope, "probe",
+                          db.clean_shutdown_script(VOLUME_MOUNT), read_only=True)
+        except HelperError as exc:
+            # "the probe helper on volume V failed (exit 3): REASON"
+            return exc.message.split("): ", 1)[-1].strip() or exc.message
+        return None
+
     snap = save(engine, snapshot_store(stack.scope), profile=stack.name, name=name, service=dv.service,
-                container=dv.container, volume_target=dv.target, dataset=stack.dataset_id, reporter=reporter)
+                container=dv.container, volume_target=dv.target, dataset=stack.dataset_id, reporter=reporter,
+                completion=db.complete_entry, identity=identity, check_stopped=check_stopped)
     _wait_if_running(engine, dv)
     return snap
 
@@ -84,7 +102,8 @@ def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter
         running = engine.api.inspect_container(dv.container)["State"]["Running"]
     except docker.errors.NotFound:
         pass
-    check_server(snap, image_id, sp.image.tag)  # before stopping anything
+    identity = server_identity(engine, engine_of(stack.profile), sp.image.tag, stack.scope)
+    check_server(snap, image_id, sp.image.tag, identity)  # before stopping anything
     remove_stale_helpers(engine, stack.scope)    # a killed restore's holder or switch
     if running:
         with reporter.step(f"stop {dv.service}"):
@@ -93,12 +112,13 @@ def restore_snapshot(engine: Engine, stack: Stack, name: str, reporter: Reporter
     try:
         _ensure_volume(engine, stack, dv)
         restore_into_volume(engine, snap, image_id=image_id, image=sp.image.tag, volume=dv.volume,
-                            profile=stack.scope, reporter=reporter)
+                            profile=stack.scope, reporter=reporter, identity=identity)
         done = True
     finally:
         if not done:  # cut short: finish a switch or drop the staging before a server sees it
             remove_stale_helpers(engine, stack.scope)
-            prepare_datadir(engine, sp.image.tag, dv.volume, stack.scope, reporter, refuse_incomplete=False)
+            prepare_datadir(engine, sp.image.tag, dv.volume, stack.scope, reporter,
+                            complete_entry=engine_of(stack.profile).complete_entry, refuse_incomplete=False)
         if running:
             engine.api.start(dv.container)
     _wait_if_running(engine, dv)
@@ -111,7 +131,7 @@ def prepare_data_volume(engine: Engine, stack: Stack, reporter: Reporter) -> Dat
     Removes the stack's stale helpers, finishes a snapshot switch cut short, drops a
     restore's staging that never reached its switch, and refuses a datadir of unknown
     origin (``IncompleteDatadirError``, with the way out) when the stack seeds a
-    dataset (the MariaDB contract: a complete datadir holds the system schema).
+    dataset (the entrypoint contract: a complete datadir holds the engine's completion entry).
     None when the stack has no single-volume database service; EMPTY when its volume
     does not exist yet. The service image must exist (call it after ``ensure_images``).
     """
@@ -125,7 +145,8 @@ def prepare_data_volume(engine: Engine, stack: Stack, reporter: Reporter) -> Dat
         return DatadirState.EMPTY
     remove_stale_helpers(engine, stack.scope)
     return prepare_datadir(engine, stack.services[dv.service].image.tag, dv.volume, stack.scope, reporter,
-                           complete_entry=SYSTEM_SCHEMA, refuse_incomplete=stack.profile.dataset is not None)
+                           complete_entry=engine_of(stack.profile).complete_entry,
+                           refuse_incomplete=stack.profile.dataset is not None)
 
 
 def _ensure_volume(engine: Engine, stack: Stack, dv: DataVolume) -> None:

@@ -4,8 +4,9 @@ action for each case.
 A datadir volume is in exactly one of these states (one probe container decides):
 
 - ``EMPTY``: nothing in it; the server's entrypoint initialises it (seed or snapshot first).
-- ``COMPLETE``: the system schema (``mysql/``) and no marker: a finished seed, a switched-in
-  snapshot, or the user's writes. Started as it is.
+- ``COMPLETE``: the engine's completion entry (``DatabaseEngine.complete_entry``: MariaDB's
+  system schema ``mysql/``, PostgreSQL's ``global/``) and no marker: a finished seed, a
+  switched-in snapshot, or the user's writes. Started as it is.
 - ``SEED_INTERRUPTED``: the entrypoint's init marker: the entrypoint wipes and redoes it.
 - ``RESTORE_STAGED``: a restore's staging directory without a switch journal: the restore
   never reached its switch, the old data is untouched. The staging is removed.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import enum
 import shlex
 
-from ..data.snapshots import COMPLETION_DIR, RESERVED_NAMES
+from ..db import DEFAULT_ENGINE, INIT_MARKER, RESERVED_NAMES, engine_named
 from ..errors import DevenvError
 from ..ui import Reporter
 from .client import Engine
@@ -33,8 +34,8 @@ from .helpers import VOLUME_MOUNT, run_in_volume
 
 STAGING, JOURNAL = RESERVED_NAMES         # ".devenv-restore", ".devenv-switching"
 VERIFIED = "VERIFIED"
-INIT_MARKER = ".devenv-init-in-progress"   # written by the MariaDB entrypoint until its init completes
-SYSTEM_SCHEMA = COMPLETION_DIR             # present in a complete MariaDB datadir only
+# the default engine's completion entry (callers that know the engine pass its own)
+SYSTEM_SCHEMA = engine_named(DEFAULT_ENGINE).complete_entry
 
 
 class DatadirState(enum.Enum):
@@ -169,7 +170,8 @@ def prepare_datadir(engine: Engine, image: str, volume: str, profile: "Scope | s
         state = datadir_state(engine, image, volume, profile, complete_entry)
     if state is DatadirState.INCOMPLETE and refuse_incomplete:
         raise IncompleteDatadirError(
-            f"volume {volume} holds an incomplete datadir: files, but no system schema `{complete_entry}/` "
+            f"volume {volume} holds an incomplete datadir: files, but no `{complete_entry}` (written last by a complete "
+            "seed or restore) "
             "and no seed or restore that devenv can finish; no database is started on it",
             f"Restore a snapshot (`devenv snapshot restore {profile}`) or start from scratch "
             f"(`devenv down {profile} --volumes && devenv up {profile}`).")

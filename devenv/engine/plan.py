@@ -174,9 +174,10 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
         from .datadir_state import DatadirState, IncompleteDatadirError, datadir_state
         v = sp.service.volumes[0]
         volume = names.volume_name(stack.scope, v.name)
+        from ..db import engine_of
         from .clones import check_clone
         check_clone(engine, volume, sp.image.tag, stack.scope)   # a clone's base is there and unchanged
-        state = datadir_state(engine, sp.image.tag, volume, stack.scope)
+        state = datadir_state(engine, sp.image.tag, volume, stack.scope, engine_of(stack.profile).complete_entry)
         if state is DatadirState.INCOMPLETE:   # refused before anything starts
             raise IncompleteDatadirError(
                 f"volume {volume} of service {sp.service.name} holds an incomplete datadir: files, but no "
@@ -192,12 +193,16 @@ def _data_step(engine: Engine, stack: Stack, sp: ServicePlan, volume_exists: boo
 
 
 def new_volume_source(engine: Engine, stack: Stack, sp: ServicePlan) -> tuple[Data, str | None]:
-    """Restore or seed for an empty datadir volume: a snapshot of the same dataset and server image wins."""
+    """Restore or seed for an empty datadir volume: a snapshot of the same dataset, taken with a
+    server that reads it (same engine, version, architecture, page size), wins."""
     from ..data.datasets import dataset_id
+    from ..db import engine_of
     from .datadir import snapshot_store
+    from .identity import server_identity
     ds = stack.profile.dataset
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
-    snap = snapshot_store(stack.scope).matching(stack.name, dataset_id(ds, stack.profile.imageset), image_id)
+    identity = server_identity(engine, engine_of(stack.profile), sp.image.tag, stack.scope)
+    snap = snapshot_store(stack.scope).matching(stack.name, dataset_id(ds, stack.profile.imageset), image_id, identity)
     if snap is not None:
         return Data.RESTORE, f"{snap.manifest.profile}/{snap.manifest.name}"
     return Data.SEED, None

@@ -55,17 +55,19 @@ def _put(engine: Engine, holder: str, path: str, data, volume: str) -> None:
 
 
 def restore_into_volume(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str, volume: str,
-                        profile: "Scope | str", reporter: Reporter) -> None:
+                        profile: "Scope | str", reporter: Reporter, identity=None) -> None:
     """Replace the content of ``volume`` by ``snapshot``, verified first (see the module doc).
 
     ``image`` is the server image (it must be the one the snapshot was taken with);
     the caller has stopped the database. Helpers are labelled for ``profile``.
+    ``identity``: the server's ``ServerIdentity`` (it must read the snapshot's files).
     """
-    check_server(snapshot, image_id, image)
+    check_server(snapshot, image_id, image, identity)
     m = snapshot.manifest
     root = posixpath.basename(m.volume_target.rstrip("/"))
     # a switch cut short is finished, an older staging removed: start from a known state
-    prepare_datadir(engine, image, volume, profile, reporter, refuse_incomplete=False)
+    prepare_datadir(engine, image, volume, profile, reporter, complete_entry=snapshot.manifest.completion,
+                    refuse_incomplete=False)
     holder = create_helper(engine, image, volume, profile, "restore")
     try:
         with reporter.step(f"restore snapshot {m.profile}/{m.name} into {volume}"):

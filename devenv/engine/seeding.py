@@ -3,9 +3,10 @@
 Database: when the dataset service's container is (re)created and its datadir
 volume still needs initialising (new, empty, or left half-initialised by an
 interrupted seed), devenv first looks for a snapshot of the same dataset taken
-with the same server image and restores it; otherwise it generates the dataset
-(cached per machine) and bind-mounts it read-only at the seed path, where the
-MariaDB entrypoint bulk-loads it on first start. A volume that is initialised is
+with a server that reads it (``devenv.db.ServerIdentity``) and restores it; otherwise it
+generates the dataset (cached per machine, with the engine's load script) and
+bind-mounts it read-only at the seed path, where the recipe's entrypoint bulk-loads
+it on first start. A volume that is initialised is
 never touched.
 
 Image set: the files go into the image set's volume through the Engine's archive
@@ -52,7 +53,9 @@ def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[st
     if profile.dataset is None or sp.service.name != profile.dataset.service or len(sp.service.volumes) != 1:
         return SeedPlan({})
     from ..data.datasets import SEED_MOUNT, dataset_id, materialize
+    from ..db import engine_of
     from .datadir import snapshot_store
+    from .identity import server_identity
     from .restore import restore_into_volume
 
     v = sp.service.volumes[0]
@@ -60,17 +63,19 @@ def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[st
     if volume in new_volumes:
         state = DatadirState.EMPTY
     else:
-        state = prepare_datadir(engine, sp.image.tag, volume, stack.scope, reporter)
+        state = prepare_datadir(engine, sp.image.tag, volume, stack.scope, reporter,
+                                complete_entry=engine_of(profile).complete_entry)
     if state is DatadirState.COMPLETE:
         return SeedPlan({})
     ds_id = dataset_id(profile.dataset, profile.imageset)
     image_id = engine.api.inspect_image(sp.image.tag)["Id"]
-    snap = snapshot_store(stack.scope).matching(stack.name, ds_id, image_id)
+    identity = server_identity(engine, engine_of(profile), sp.image.tag, stack.scope)
+    snap = snapshot_store(stack.scope).matching(stack.name, ds_id, image_id, identity)
     if snap is not None:
         restore_into_volume(engine, snap, image_id=image_id, image=sp.image.tag, volume=volume,
-                            profile=stack.scope, reporter=reporter)
+                            profile=stack.scope, reporter=reporter, identity=identity)
         return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id)
-    files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter)
+    files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter, engine=engine_of(profile))
     if state is DatadirState.SEED_INTERRUPTED:  # start from empty (the entrypoint would too)
         wipe(engine, sp.image.tag, volume, stack.scope)
     return SeedPlan({str(files.path): {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
@@ -151,12 +156,13 @@ class _TarStream(io.RawIOBase):
         super().close()
 
 
-def held_dataset(engine: Engine, container: str) -> str | None:
-    """The dataset id a running database holds, as the reference entrypoint records it
-    (``devenv_meta.seed_state.dataset``); None when it cannot be read."""
+def held_dataset(engine: Engine, container: str, db_engine=None) -> str | None:
+    """The dataset id a running database holds, as the recipe's entrypoint records it
+    (the engine's seed state); None when it cannot be read."""
+    from ..db import DEFAULT_ENGINE, engine_named
     from .exec import capture
-    code, out = capture(engine, container, ["mariadb", "-uroot", "-N", "-B", "-e",
-                                            "SELECT dataset FROM devenv_meta.seed_state WHERE id = 1"])
+    db_engine = db_engine or engine_named(DEFAULT_ENGINE)
+    code, out = capture(engine, container, db_engine.held_dataset_command())
     return out.strip() or None if code == 0 else None
 
 
@@ -167,7 +173,8 @@ def dataset_mismatch(engine: Engine, stack: Stack, container: str) -> str | None
         return None
     from ..data.datasets import dataset_id
     want = dataset_id(profile.dataset, profile.imageset)
-    have = held_dataset(engine, container)
+    from ..db import engine_of
+    have = held_dataset(engine, container, engine_of(profile))
     if have is None or have == want:
         return None
     return (f"the {profile.dataset.service} volume holds dataset {have}, but profile {stack.name} declares {want}; "

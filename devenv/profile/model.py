@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from os.path import basename, join, normpath
+from os.path import basename, dirname, join, normpath
 from typing import Any
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -103,6 +103,8 @@ class Dataset:
     service: str = "db"
     scale: tuple[tuple[str, float], ...] = ()
     path: str | None = None   # a dataset directory (devenv dataset subset), absolute; mounted as is
+    engine: str | None = None  # database engine (devenv.db); None: the dataset service's recipe decides
+    generator: str | None = None  # a project's generator module (absolute path); see devenv.data.hook
 
 
 @dataclass(frozen=True)
@@ -405,9 +407,14 @@ def build_profile(name: str, chain: tuple[str, ...], data: dict, base_dir: str |
         path = ds.get("path")
         if path is not None:   # relative to the profiles directory
             path = normpath(join(base_dir or ".", path))
-        dataset = Dataset(name=ds.get("name", "subset"), size=ds.get("size") or basename(path or ""),
+        generator = ds.get("generator")
+        if generator is not None:   # relative to the project directory (the profiles directory's parent)
+            generator = normpath(join(dirname(normpath(base_dir or "profiles")), generator))
+        dataset = Dataset(name=ds.get("name", "subset" if path else "custom"),
+                          size=ds.get("size") or basename(path or ""),
                           seed=int(ds.get("seed", 1)), service=ds.get("service", "db"),
-                          scale=tuple(sorted((ds.get("scale") or {}).items())), path=path)
+                          scale=tuple(sorted((ds.get("scale") or {}).items())), path=path,
+                          engine=ds.get("engine"), generator=generator)
     im = data_spec.get("imageset")
     imageset = ImageSet(count=im["count"], width=im.get("width", 320), height=im.get("height", 240),
                         seed=im.get("seed", 1), service=im.get("service", "web"),

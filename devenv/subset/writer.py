@@ -28,7 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.dataset_dir import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT, load_sql_tail
+from ..data.dataset_dir import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT
+from ..db.mariadb import load_sql_tail
 from ..data.generators.csvout import CsvFile, q
 from ..digest import sha256_bytes
 from ..ui import Reporter

@@ -37,7 +37,9 @@ def module_name(path: Path) -> str:
 
 
 def all_modules() -> dict[str, Path]:
-    return {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+    # template files are a user project's code (its app, generator, checks), not devenv's modules
+    templates = ROOT / "library" / "templates"
+    return {module_name(p): p for p in sorted(ROOT.rglob("*.py")) if templates not in p.parents}
 
 
 def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:

@@ -1,0 +1,70 @@
+"""MariaDB behind the seam: LOAD DATA LOCAL INFILE, the ``mysql/`` system schema,
+``devenv_meta.seed_state``, InnoDB's page size (recipe ``mariadb``)."""
+
+from __future__ import annotations
+
+from .base import ROWS_MARKER, SEED_MOUNT, DatabaseEngine, LoadTable
+
+
+def load_sql_tail(dataset_id: str, tables: list[str], rows: dict[str, int]) -> list[str]:
+    """The end of every MariaDB load script: checks back on, then a row-count check that
+    fails the init when LOAD DATA skipped anything (LOCAL turns bad rows into warnings)."""
+    out = ["SET SESSION foreign_key_checks = 1, unique_checks = 1;",
+           "-- every row arrived (LOAD DATA LOCAL turns bad rows into warnings; fail instead)",
+           "DELIMITER //",
+           "BEGIN NOT ATOMIC"]
+    for name in tables:
+        out.append(f"  IF (SELECT COUNT(*) FROM `{name}`) <> {rows[name]} THEN"
+                   f" SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'devenv dataset {dataset_id}:"
+                   f" {name} does not have {rows[name]} rows'; END IF;")
+    return out + ["END //", "DELIMITER ;", ""]
+
+
+class MariaDB(DatabaseEngine):
+    name = "mariadb"
+    recipes = ("mariadb",)
+    load_file = "load.sql"
+    complete_entry = "mysql"          # the system schema: written by mariadb-install-db, saved last
+    url_schemes = ("mysql", "mariadb")
+
+    def load_script(self, dataset_id: str, tables: list[LoadTable], mount: str = SEED_MOUNT) -> str:
+        """Session settings, one LOAD DATA per table (parents first), the row-count check."""
+        out = [
+            f"-- devenv dataset {dataset_id}: bulk load, run by devenv-mariadb-entrypoint",
+            "-- (mariadb --local-infile=1, application database selected) on the first start",
+            "-- of an empty volume, with the dataset directory mounted at " + mount + ".",
+            f"{ROWS_MARKER} {sum(t.rows for t in tables)}",
+            "SET NAMES utf8mb4;",
+            "-- bulk-loader settings: no per-row FK/unique checks (the generator guarantees",
+            "-- both; tests check them), no binlog. With both checks off, InnoDB (10.6+)",
+            "-- loads an empty table in bulk mode: no undo log, indexes built sorted.",
+            "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
+        ]
+        for t in tables:
+            out.append(
+                f"LOAD DATA LOCAL INFILE '{mount}/{t.file}' INTO TABLE `{t.name}` CHARACTER SET utf8mb4"
+                " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
+                " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
+                f" ({', '.join(f'`{c}`' for c in t.columns)});")
+        out += load_sql_tail(dataset_id, [t.name for t in tables], {t.name: t.rows for t in tables})
+        return "\n".join(out)
+
+    def held_dataset_command(self) -> list[str]:
+        return ["mariadb", "-uroot", "-N", "-B", "-e", "SELECT dataset FROM devenv_meta.seed_state WHERE id = 1"]
+
+    def clean_shutdown_script(self, datadir: str) -> str:
+        # InnoDB keeps no "shut down" flag a shell can read (the redo log's checkpoint is
+        # binary); the server's own exit status is the check (mariadbd exits 0 only after
+        # InnoDB's clean shutdown; the caller refuses any other status). What the datadir
+        # shows: a crash-recovery leftover of an InnoDB that died mid-write.
+        return f"""cd {datadir} || exit 1
+if [ -e ib_logfile101 ]; then echo "InnoDB was resizing its redo log (ib_logfile101): not shut down cleanly" >&2; exit 3; fi
+exit 0
+"""
+
+    def identity_script(self) -> str:
+        return r"""v=$(mariadbd --version 2>/dev/null | sed -n 's/.*Ver \([0-9]*\.[0-9]*\).*/\1/p')
+p=$(my_print_defaults --mysqld 2>/dev/null | sed -n 's/^--innodb[-_]page[-_]size=//p' | tail -n 1)
+case "$p" in *[kK]) p=$(( ${p%[kK]} * 1024 )) ;; '') p=16384 ;; esac
+echo "version=$v"; echo "page_size=$p"
+"""
