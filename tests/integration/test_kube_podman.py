@@ -46,8 +46,7 @@ def _podman(*args, check=True, env=None, timeout=600, **kw):
 
 @pytest.fixture
 def podman_env(tmp_path):
-    if shutil.which("podman") is None:
-        pytest.skip("needs podman (apt-get install -y podman catatonit)")
+    assert shutil.which("podman"), "needs podman (scripts/test installs podman and catatonit)"
     conf = tmp_path / "containers.conf"
     # this machine refuses podman's default rlimits
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n')
