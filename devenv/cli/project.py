@@ -139,9 +139,9 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float, instance: str |
     apply = apply_with(render, lambda s: lifecycle.up(engine, s, SilentReporter(), timeout=timeout))
     watcher = Watcher(project.root, roots, apply, on_change)
     stop = threading.Event()
-    click.echo(f"watching {project.root} for {name} (Ctrl-C stops)")
     try:
-        watcher.run(stop)
+        # "watching" once the first scan is taken: an edit from then on is seen
+        watcher.run(stop, ready=lambda: click.echo(f"watching {project.root} for {name} (Ctrl-C stops)"))
     except KeyboardInterrupt:
         stop.set()
         raise Interrupted(f"stopped watching {name}; the stack keeps running (`devenv down {name}` stops it)") from None
