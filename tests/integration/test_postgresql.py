@@ -91,7 +91,8 @@ def test_snapshot_round_trip_and_auto_restore(project, engine):
     # the completion entry is the archive's last: a restore cut short is seen as incomplete
     dv("down", "--volumes")
     up = dv("up")
-    assert "restored snapshot: pg-small/latest" in up.stdout, up.stdout
+    # a new volume on a local engine: a copy-on-write clone of the snapshot (devenv.engine.clones)
+    assert "cloned snapshot: pg-small/latest" in up.stdout, up.stdout
     assert table_md5s(engine, db) == before
     assert psql(engine, db, "SELECT state FROM seed_state", db="devenv_meta") == "done"
 
