@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DevenvError, ProfileError, ProfileIssue
-from .yamlload import load_yaml
+from .yamlload import display_path, load_yaml
 
 PROJECT_FILE = "devenv.yaml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -100,7 +100,7 @@ def load(root: Path, reference: bool = False) -> Project:
     config = root / PROJECT_FILE
     data: dict = {}
     if config.is_file():
-        loaded = load_yaml(config, display=_display(config))
+        loaded = load_yaml(config, display=display_path(config))
         if loaded.data is None:
             loaded.data = {}
         issues: list[ProfileIssue] = []
@@ -123,7 +123,7 @@ def load(root: Path, reference: bool = False) -> Project:
             if isinstance(value, str) and not _inside(root, root / value):
                 issues.append(ProfileIssue(loaded.location((key,)), f"`{key}: {value}` is outside the project {root}"))
         if issues:
-            raise ProfileError(issues, summary=f"{_display(config)} is invalid")
+            raise ProfileError(issues, summary=f"{display_path(config)} is invalid")
     name = data.get("name") or (REFERENCE_NAME if reference else sanitize(root.name))
     return Project(root=root, name=name, default_profile=data.get("default") or FALLBACK_DEFAULT,
                    profiles_dir=root / data.get("profiles", "profiles"),
@@ -153,14 +153,6 @@ def locate(explicit: str | Path | None = None, cwd: Path | None = None) -> Proje
 def _inside(root: Path, path: Path) -> bool:
     r, p = root.resolve(), path.resolve()
     return p == r or r in p.parents
-
-
-def _display(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 __all__ = ["PROJECT_FILE", "Project", "ProjectError", "find_root", "library_dir", "library_recipes", "load",

@@ -12,6 +12,7 @@ milliseconds instead of eating memory; duplicate keys are an error.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,12 @@ def load_yaml_text(text: str, name: str) -> LoadedYaml:
     if builder.issues:
         raise ProfileError(builder.issues)
     return LoadedYaml(name, data, builder.positions)
+
+
+def display_path(path: Path) -> str:
+    """A file's name as errors show it: relative to the working directory when below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel

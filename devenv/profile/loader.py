@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExtendsCycleError, Location, ProfileError, ProfileIssue, ProfileNotFoundError
-from ..yamlload import LoadedYaml, load_yaml
+from ..yamlload import LoadedYaml, display_path, load_yaml
 from . import schema
 from .merge import merge
 from .model import Profile, anonymise_problems, build_profile, parse_port
@@ -72,7 +72,7 @@ class ProfileStore:
 
     def load_file(self, name: str, asked_by: Location | None = None) -> LoadedYaml:
         path = self.path_of(name, asked_by)
-        loaded = load_yaml(path, display=_display(path))
+        loaded = load_yaml(path, display=display_path(path))
         issues = schema.validate(loaded.data, loaded.location, level="file")
         if issues:
             raise ProfileError(issues)
@@ -115,14 +115,6 @@ def reference_root() -> Path:
     """devenv's reference project: the ``lamp`` template of the built-in library."""
     from ..project import templates_dir
     return templates_dir() / "lamp"
-
-
-def _display(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def _locate_in_chain(chain: list[LoadedYaml], path: tuple) -> Location:
