@@ -1,20 +1,11 @@
-"""Errors of ``devenv dataset subset``: all are ``DevenvError`` (exit 2, one paragraph)."""
+"""Errors of ``devenv dataset subset``: all are ``DevenvError`` (exit 2, one paragraph).
+The source's errors live behind the database seam (``devenv.db.sources.errors``)."""
 
 from __future__ import annotations
 
-from ..errors import DevenvError
+from ..db.sources.errors import SchemaError, SourceError, SourceUnreachableError, SubsetError
 
-
-class SubsetError(DevenvError):
-    """Base of the subset errors."""
-
-
-class SourceUnreachableError(SubsetError):
-    """The source database does not answer (or refuses the login)."""
-
-
-class SourceError(SubsetError):
-    """The source answered with an error (bad --where condition, missing privilege, ...)."""
+__all__ = ["IntegrityError", "RulesError", "SchemaError", "SourceError", "SourceUnreachableError", "SubsetError"]
 
 
 class RulesError(SubsetError):
@@ -23,10 +14,6 @@ class RulesError(SubsetError):
     def __init__(self, problems: list[str], summary: str, hint: str | None = None):
         self.problems = list(problems)
         super().__init__(summary + "\n" + "\n".join(f"  {p}" for p in self.problems), hint)
-
-
-class SchemaError(SubsetError):
-    """The source schema cannot be subset as is (a table without a primary key, ...)."""
 
 
 class IntegrityError(SubsetError):

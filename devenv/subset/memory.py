@@ -1,5 +1,5 @@
-"""An in-memory source with the interface of ``MariaDBSource``, for tests and
-experiments without a server. Rows hold the server's text form (``str``, ``bytes``
+"""An in-memory source with the interface of a ``devenv.db.sources.SqlSource`` (and the
+seam's default engine's CSV dialect and hash order), for tests and experiments without a server. Rows hold the server's text form (``str``, ``bytes``
 for binary columns, ``None`` for NULL); ``where`` conditions are Python
 expressions over the row's columns (``"id % 2 == 0"``), not SQL."""
 
@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable, Iterator, Sequence
 
+from ..db import DEFAULT_ENGINE
+from ..db.sources import source_engine
 from .schema import Schema
 
 
@@ -17,6 +19,7 @@ class MemorySource:
         self.rows = rows
         self.server_version = server_version
         self.queries = 0
+        self.engine = source_engine(DEFAULT_ENGINE)
 
     def schema(self) -> Schema:
         return self._schema
@@ -40,7 +43,7 @@ class MemorySource:
 
     @staticmethod
     def pick_order(salt: str, pk: tuple) -> str:
-        """MD5(CONCAT_WS(CHAR(31), salt, pk...)) as MariaDB computes it."""
+        """MD5(CONCAT_WS(CHAR(31), salt, pk...)) as the default engine computes it."""
         parts = [salt] + [x.hex() if isinstance(x, bytes) else x for x in pk]
         return hashlib.md5("\x1f".join(parts).encode()).hexdigest()
 
@@ -61,17 +64,20 @@ class MemorySource:
         return iter([tuple(d[c] for c in columns) for d, _ in self._dicts(table)
                      if tuple(d[c] for c in match) in wanted])
 
-    def scan(self, table: str, columns: Sequence[str]) -> Iterator[tuple]:
+    def scan(self, table: str, columns: Sequence[str], order_by: Sequence[str] = ()) -> Iterator[tuple]:
         self.queries += 1
-        return iter([tuple(d[c] for c in columns) for d, _ in self._dicts(table)])
+        rows = [tuple(d[c] for c in columns) for d, _ in self._dicts(table)]
+        if order_by:
+            idx = [list(columns).index(c) for c in order_by]
+            rows.sort(key=lambda r: tuple(int(r[i]) if str(r[i]).lstrip("-").isdigit() else r[i] for i in idx))
+        return iter(rows)
 
-    def query(self, sql: str, params=None) -> list[tuple]:
-        if sql.startswith("SHOW CREATE TABLE"):
-            name = sql.split("`")[1]
-            t = self._schema.tables[name]
-            cols = ",\n  ".join(f"`{c.name}` {c.column_type}" for c in t.columns)
-            return [(name, f"CREATE TABLE `{name}` (\n  {cols}\n)")]
-        raise NotImplementedError(sql)
+    def create_statements(self, order: Sequence[str]) -> list[str]:
+        out = []
+        for name in order:
+            cols = ",\n  ".join(f"`{c.name}` {c.column_type}" for c in self._schema.tables[name].columns)
+            out.append(f"CREATE TABLE `{name}` (\n  {cols}\n);")
+        return out
 
     def close(self) -> None:
         pass

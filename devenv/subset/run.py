@@ -13,6 +13,7 @@ from .closure import Closure, resolve_starts
 from .errors import RulesError, SubsetError
 from .rules import Rules, check_rules, load_keys
 from .schema import Schema, default_follow, default_start, load_order
+from .source import open_source, schema_of  # noqa: F401 - open_source: the package's interface
 from .writer import OutputDir, finish, size_label, write_schema_sql, write_tables
 
 
@@ -71,10 +72,10 @@ def prepare(schema: Schema, rules: Rules, request: Request) -> tuple[Schema, set
 def subset(source, output: Path, request: Request, rules: Rules, reporter: Reporter,
            source_info: dict, keys: dict[str, bytes] | None = None, key_file: str | None = None,
            force: bool = False) -> Result:
-    """Read ``source`` (a ``MariaDBSource``), write the dataset directory ``output``."""
+    """Read ``source`` (a ``devenv.db.sources.SqlSource``), write the dataset directory ``output``."""
     began = time.monotonic()
     with reporter.step(f"read the schema of {source_info.get('database', 'the source')}"):
-        full = source.schema()
+        full = read_source_schema(source)
     schema, follow, cut = prepare(full, rules, request)
     if keys is None:
         keys = load_keys(rules.key_names(), key_file)
@@ -109,7 +110,7 @@ def subset(source, output: Path, request: Request, rules: Rules, reporter: Repor
             }
             manifest = finish(outdir.tmp, schema, order, entries, extra, size_label(request.fraction, request.rows),
                               request.seed, {"rules": rules.to_json(), "request": request.to_json(),
-                                             "keys": extra["hash_keys"]})
+                                             "keys": extra["hash_keys"]}, source.engine)
         outdir.commit()
     except BaseException:
         outdir.discard()
@@ -117,11 +118,6 @@ def subset(source, output: Path, request: Request, rules: Rules, reporter: Repor
     return Result(Path(output), manifest, time.monotonic() - began)
 
 
-def open_source(url_text: str):
-    """A ``MariaDBSource`` for a URL, and the source facts for the manifest."""
-    from .source import MariaDBSource, parse_url
-    url = parse_url(url_text)
-    src = MariaDBSource(url)
-    info = {"kind": "url", "url": url.display, "display": url.display, "database": url.database,
-            "server_version": src.server_version}
-    return src, info
+def read_source_schema(source) -> Schema:
+    """The schema of a server source (its catalog), or of an in-memory one."""
+    return source.schema() if hasattr(source, "schema") else schema_of(source)

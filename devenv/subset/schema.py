@@ -1,6 +1,7 @@
 """The source's schema as the subset sees it: tables, columns, keys, foreign keys.
 
-Read once from ``information_schema`` (``read_schema``) or built by hand in tests.
+Built once from the source's catalog (``read_schema`` over a ``devenv.db.sources.Catalog``,
+which each engine reads its own way) or by hand in tests.
 Values travel as the server's text form (``str``; ``bytes`` for binary columns),
 so the schema also decides how a value is written to CSV (``Column.kind``).
 """
@@ -10,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from ..db.sources.base import BINARY, BIT, NUMBER, TEXT, Catalog
 from .errors import SchemaError
+
+# NUMBER, TEXT, BINARY, BIT: how a column's values are written to CSV (Column.kind)
 
 INT_TYPES = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
 NUMERIC_TYPES = set(INT_TYPES) | {"decimal", "numeric", "float", "double", "real", "year"}
@@ -19,14 +23,12 @@ SPATIAL_TYPES = {"geometry", "point", "linestring", "polygon", "multipoint", "mu
                  "multipolygon", "geometrycollection"}
 DATE_TYPES = {"date", "datetime", "timestamp"}
 
-# how a column's values are written to CSV (and read back by LOAD DATA)
-NUMBER, TEXT, BINARY, BIT = "number", "text", "binary", "bit"
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    data_type: str                   # information_schema DATA_TYPE, lower case (int, varchar, ...)
+    data_type: str                   # neutral type name, lower case (int, varchar, ...: see Catalog)
     column_type: str = ""            # full type (int(10) unsigned, enum('a','b'), ...)
     nullable: bool = False
     max_length: int | None = None    # CHARACTER_MAXIMUM_LENGTH (characters) for text types
@@ -94,7 +96,7 @@ class Table:
     unique_keys: tuple[tuple[str, ...], ...] = ()           # every UNIQUE index (the primary key too)
     foreign_keys: tuple[ForeignKey, ...] = ()               # outgoing
     pk_substitute: bool = False                             # primary_key is a UNIQUE NOT NULL key
-    rows_estimate: int = 0                                  # information_schema TABLE_ROWS (InnoDB: approximate)
+    rows_estimate: int = 0                                  # the catalog's row estimate (approximate)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -267,26 +269,7 @@ def _components(nodes: Iterable[str], graph: dict[str, set[str]]) -> dict[str, i
     return comp
 
 
-# -- reading information_schema ------------------------------------------------------
-
-_COLUMNS = """
-SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH,
-       COLLATION_NAME, CHARACTER_SET_NAME, EXTRA
-FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION"""
-_TABLES = ("SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES "
-           "WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'")
-_INDEXES = """
-SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
-WHERE TABLE_SCHEMA = %s AND NON_UNIQUE = 0 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"""
-_FKS = """
-SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
-       k.REFERENCED_COLUMN_NAME, r.DELETE_RULE
-FROM information_schema.KEY_COLUMN_USAGE k
-JOIN information_schema.REFERENTIAL_CONSTRAINTS r
-  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME
-WHERE k.TABLE_SCHEMA = %s AND k.REFERENCED_TABLE_NAME IS NOT NULL
-ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"""
-
+# -- building the schema from the source's catalog ------------------------------------
 
 def _text(v) -> str | None:
     if v is None:
@@ -294,12 +277,12 @@ def _text(v) -> str | None:
     return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
 
 
-def read_schema(query, database: str, server_version: str = "") -> Schema:
-    """The schema of ``database``; ``query(sql, params) -> list of tuples``."""
-    estimates = {_text(r[0]): int(r[1] or 0) for r in query(_TABLES, (database,))}
+def read_schema(catalog: Catalog, database: str, server_version: str = "") -> Schema:
+    """The schema of ``database`` from its ``catalog`` (``devenv.db.sources.Catalog``)."""
+    estimates = {_text(r[0]): int(r[1] or 0) for r in catalog.tables}
     names = sorted(estimates)
     cols: dict[str, list[Column]] = {n: [] for n in names}
-    for tname, cname, dtype, ctype, nullable, maxlen, coll, cs, extra in query(_COLUMNS, (database,)):
+    for tname, cname, dtype, ctype, nullable, maxlen, coll, cs, extra in catalog.columns:
         tname = _text(tname)
         if tname not in cols:
             continue   # a view
@@ -312,17 +295,17 @@ def read_schema(query, database: str, server_version: str = "") -> Schema:
                                   max_length=int(maxlen) if maxlen is not None else None,
                                   collation=_text(coll), charset=_text(cs)))
     uniques: dict[str, dict[str, list[str]]] = {n: {} for n in names}
-    for tname, iname, cname in query(_INDEXES, (database,)):
+    for tname, iname, cname in catalog.uniques:
         tname = _text(tname)
         if tname in uniques:
             uniques[tname].setdefault(_text(iname), []).append(_text(cname))
     fk_parts: dict[tuple[str, str], dict] = {}
     foreign: list[str] = []
-    for tname, cname, col, rschema, rtable, rcol, delete_rule in query(_FKS, (database,)):
+    for tname, cname, col, rschema, rtable, rcol, delete_rule in catalog.foreign_keys:
         tname, cname = _text(tname), _text(cname)
         if tname not in cols:
             continue
-        if _text(rschema) != database:
+        if _text(rschema) != catalog.namespace:
             foreign.append(f"{tname}.{_text(col)} -> {_text(rschema)}.{_text(rtable)}")
             continue
         part = fk_parts.setdefault((tname, cname), {"cols": [], "pcols": [], "parent": _text(rtable),
@@ -330,7 +313,7 @@ def read_schema(query, database: str, server_version: str = "") -> Schema:
         part["cols"].append(_text(col))
         part["pcols"].append(_text(rcol))
     if foreign:
-        raise SchemaError(f"foreign keys into other databases: {', '.join(foreign)}",
+        raise SchemaError(f"foreign keys into other databases or schemas: {', '.join(foreign)}",
                           "A subset covers one database; drop or exclude these references.")
     tables: dict[str, Table] = {}
     for name in names:

@@ -1,26 +1,25 @@
-"""Writing the subset as a devenv dataset directory (the format of
-``devenv.data.datasets``, loaded unchanged by the MariaDB entrypoint)::
+"""Writing the subset (or import) as a devenv dataset directory (the format of
+``devenv.data.dataset_dir``, loaded unchanged by the source engine's entrypoint)::
 
     <table>.csv ...   one per table, parents first, rows in primary-key order
-    load.sql          LOAD DATA LOCAL INFILE '/var/lib/devenv-seed/<table>.csv' per table + row-count check
+    load.sql|.pgsql   the source engine's bulk load (``SourceEngine.subset_load_script``) + row-count check
     schema.sql        the source's CREATE TABLE statements (for reference; the db image brings the schema)
-    manifest.json     source, rules, request, seed, rows / bytes / sha256 per table, checksum
+    manifest.json     source, engine, rules, request, seed, rows / bytes / sha256 per table, checksum
     DATASET_ID        subset-<size>-s<seed>-<12 hex of the checksum>
 
 CSV dialect (the generators' one, see ``devenv.data.generators``): UTF-8, header
 line, ``,`` between fields, ``\\n`` after rows, text always in double quotes with
 ``"`` doubled (newlines inside quotes are fine), no backslash escapes, numbers
-bare. On top of the generators: ``NULL`` unquoted is SQL NULL (``"NULL"`` quoted
-is the string), binary columns are hex (``UNHEX`` in load.sql), BIT columns
-decimal (``CAST``), date and time values as the server prints them in UTC
-(load.sql sets ``time_zone = '+00:00'`` for TIMESTAMP columns).
+bare. On top of the generators: the source engine's NULL token (``SourceEngine.null``,
+recorded in the manifest) unquoted is SQL NULL (quoted it is the string), binary
+columns as that engine's bulk load reads them, BIT columns decimal, date and time
+values as the server prints them in UTC.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -28,8 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data.dataset_dir import ID_FILE, LOAD_FILE, MANIFEST_FILE, ROWS_MARKER, SEED_MOUNT
-from ..db.mariadb import load_sql_tail
+from ..data.dataset_dir import ID_FILE, MANIFEST_FILE, SEED_MOUNT
 from ..data.generators.csvout import CsvFile, q
 from ..digest import sha256_bytes
 from ..ui import Reporter
@@ -46,27 +44,28 @@ FETCH_BATCH = 5000
 
 # -- CSV ---------------------------------------------------------------------------------
 
-def encoder(kind: str) -> Callable[[Any], str]:
+def encoder(kind: str, null: str = "NULL") -> Callable[[Any], str]:
+    """The CSV field of one value; ``null``: the engine's token for SQL NULL."""
     if kind == NUMBER:
-        return lambda v: "NULL" if v is None else v
+        return lambda v: null if v is None else v
     if kind == BINARY:
-        return lambda v: "NULL" if v is None else (v.encode() if isinstance(v, str) else v).hex()
+        return lambda v: null if v is None else (v.encode() if isinstance(v, str) else v).hex()
     if kind == BIT:
-        return lambda v: "NULL" if v is None else (v if isinstance(v, str) else str(int.from_bytes(v, "big")))
-    return lambda v: "NULL" if v is None else q(v)
+        return lambda v: null if v is None else (v if isinstance(v, str) else str(int.from_bytes(v, "big")))
+    return lambda v: null if v is None else q(v)
 
 
-def row_encoder(kinds: list[str]) -> Callable[[list], str]:
+def row_encoder(kinds: list[str], null: str = "NULL") -> Callable[[list], str]:
     """A CSV line for a row of values (compiled once per table: this runs for every row)."""
-    parts, env = [], {}
+    parts, env = [], {"NULL_TOKEN": null}
     for i, kind in enumerate(kinds):
         v = f"r[{i}]"
         if kind == NUMBER:
-            parts.append(f'("NULL" if {v} is None else {v})')
+            parts.append(f'(NULL_TOKEN if {v} is None else {v})')
         elif kind == TEXT:
-            parts.append(f"""("NULL" if {v} is None else '"' + {v}.replace('"', '""') + '"')""")
+            parts.append(f"""(NULL_TOKEN if {v} is None else '"' + {v}.replace('"', '""') + '"')""")
         else:
-            env[f"e{i}"] = encoder(kind)
+            env[f"e{i}"] = encoder(kind, null)
             parts.append(f"e{i}({v})")
     src = "def encode(r):\n    return " + " + ',' + ".join(parts or ['""']) + " + '\\n'\n"
     exec(compile(src, "<row_encoder>", "exec"), env)  # noqa: S102 - code built from fixed templates
@@ -91,51 +90,6 @@ def sort_key_fn(table: Table) -> Callable[[tuple], tuple]:
 
 def row_key_text(pk: tuple) -> str:
     return "-".join(x.hex() if isinstance(x, (bytes, bytearray)) else x for x in pk)
-
-
-# -- load.sql ------------------------------------------------------------------------------
-
-def load_statement(table: Table, mount: str = SEED_MOUNT) -> str:
-    """One LOAD DATA, as ``devenv.data.datasets.load_sql`` writes it; binary and
-    BIT columns go through a user variable and a SET clause."""
-    targets, sets = [], []
-    for i, c in enumerate(table.columns):
-        if c.kind in (BINARY, BIT):
-            var = f"@c{i}"
-            targets.append(var)
-            sets.append(f"`{c.name}` = " + (f"UNHEX({var})" if c.kind == BINARY else f"CAST({var} AS UNSIGNED)"))
-        else:
-            targets.append(f"`{c.name}`")
-    sql = (f"LOAD DATA LOCAL INFILE '{mount}/{table.file}' INTO TABLE `{table.name}` CHARACTER SET utf8mb4"
-           " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
-           " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
-           f" ({', '.join(targets)})")
-    if sets:
-        sql += " SET " + ", ".join(sets)
-    return sql + ";"
-
-
-def load_script(dataset_id: str, tables: list[Table], rows: dict[str, int], mount: str = SEED_MOUNT) -> str:
-    """load.sql: the structure of ``devenv.data.datasets.load_sql`` (same session
-    settings, parents first, the row-count check that fails the init), plus UTC."""
-    total = sum(rows.values())
-    out = [
-        f"-- devenv dataset {dataset_id}: bulk load, run by devenv-mariadb-entrypoint",
-        "-- (mariadb --local-infile=1, application database selected) on the first start",
-        "-- of an empty volume, with the dataset directory mounted at " + mount + ".",
-        "-- A subset of production made by `devenv dataset subset` (see manifest.json).",
-        f"{ROWS_MARKER} {total}",
-        "SET NAMES utf8mb4;",
-        "-- values were read in UTC; TIMESTAMP columns are loaded in UTC too",
-        "SET SESSION time_zone = '+00:00';",
-        "-- bulk-loader settings: no per-row FK/unique checks (the subset keeps every",
-        "-- foreign key and the source's unique keys; tests check both), no binlog.",
-        "-- With both checks off rows of a foreign-key cycle load in any order.",
-        "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
-    ]
-    out += [load_statement(t, mount) for t in tables]
-    out += load_sql_tail(dataset_id, [t.name for t in tables], rows)
-    return "\n".join(out)
 
 
 # -- the directory ------------------------------------------------------------------------
@@ -186,10 +140,6 @@ class OutputDir:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _strip_auto_increment(ddl: str) -> str:
-    return re.sub(r" AUTO_INCREMENT=\d+", "", ddl)
-
-
 def write_tables(out: Path, source, schema: Schema, order: list[str], sel: Selection, anonymiser: Anonymiser,
                  reporter: Reporter, estimates: dict[str, int] | None = None) -> tuple[dict, dict[str, int]]:
     """One CSV per table in ``order``; returns (per-table manifest entries, NULLed values per edge)."""
@@ -204,7 +154,7 @@ def write_tables(out: Path, source, schema: Schema, order: list[str], sel: Selec
         sort_key = sort_key_fn(t)
         ordered = sorted(keys, key=sort_key)
         pk_of = getter([cols.index(c) for c in t.primary_key])
-        encode = row_encoder([c.kind for c in t.columns])
+        encode = row_encoder([c.kind for c in t.columns], source.engine.null)
         transforms = anonymiser.transforms(name, cols)
         checks = [(fk, getter([cols.index(c) for c in fk.columns]),
                    [i for i, c in enumerate(cols) if c in fk.columns and t.column(c).nullable])
@@ -256,13 +206,10 @@ def write_tables(out: Path, source, schema: Schema, order: list[str], sel: Selec
 
 
 def write_schema_sql(out: Path, source, order: list[str]) -> None:
-    parts = ["-- The source's tables (SHOW CREATE TABLE), parents first. For reference only:",
-             "-- the db image's initdb files create the schema; load.sql only loads rows.", ""]
-    for name in order:
-        ddl = source.query(f"SHOW CREATE TABLE `{name.replace('`', '``')}`")[0][1]
-        if isinstance(ddl, bytes):
-            ddl = ddl.decode()
-        parts += [_strip_auto_increment(ddl) + ";", ""]
+    parts = [f"-- The source's tables ({source.engine.label}), parents first. For reference, or to create",
+             "-- the schema of a new project's db image (its initdb files); the load script only loads rows.", ""]
+    for ddl in source.create_statements(order):
+        parts += [ddl, ""]
     (out / SCHEMA_FILE).write_text("\n".join(parts))
 
 
@@ -274,18 +221,22 @@ def checksum(entries: dict[str, dict], order: list[str], load_text_without_id: s
 
 
 def finish(out: Path, schema: Schema, order: list[str], entries: dict[str, dict], manifest_extra: dict,
-           label: str, seed: int, rules_json: dict) -> dict:
-    """load.sql, manifest.json and DATASET_ID; returns the manifest."""
+           label: str, seed: int, rules_json: dict, engine, generator: str = "subset", prefix: str = "subset") -> dict:
+    """The load script of ``engine`` (the source's ``SourceEngine``), manifest.json and
+    DATASET_ID; returns the manifest."""
     tables = [schema.tables[n] for n in order]
     rows = {n: entries[n]["rows"] for n in order}
-    digest = checksum(entries, order, load_script("-", tables, rows), rules_json)
-    ds_id = subset_id(label, seed, digest)
-    (out / LOAD_FILE).write_text(load_script(ds_id, tables, rows))
+    digest = checksum(entries, order, engine.subset_load_script("-", tables, rows, SEED_MOUNT), rules_json)
+    ds_id = subset_id(label, seed, digest).replace("subset-", prefix + "-", 1)
+    (out / engine.load_file).write_text(engine.subset_load_script(ds_id, tables, rows, SEED_MOUNT))
     manifest = {
         "id": ds_id,
         "format": FORMAT,
-        "generator": "subset",
-        "load": LOAD_FILE,
+        "generator": generator,
+        "engine": engine.name,
+        "null": engine.null,
+        "schema": SCHEMA_FILE,
+        "load": engine.load_file,
         "mount": SEED_MOUNT,
         "seed": seed,
         "size": label,

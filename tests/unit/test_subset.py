@@ -21,7 +21,12 @@ from devenv.subset.memory import MemorySource
 from devenv.subset.rules import Rules
 from devenv.subset.run import Request, prepare, subset
 from devenv.subset.schema import Column, ForeignKey, Schema, Table, default_follow, default_start, load_order
-from devenv.subset.writer import OutputDir, encoder, load_script, load_statement, sort_key_fn
+from devenv.db.sources.mariadb import load_script as _mariadb_load_script, load_statement
+from devenv.subset.writer import OutputDir, encoder, sort_key_fn
+
+
+def load_script(ds_id, tables, rows, mount="/var/lib/devenv-seed"):
+    return _mariadb_load_script(ds_id, tables, rows, mount)
 from devenv.ui import SilentReporter
 
 R = SilentReporter()
@@ -261,7 +266,7 @@ def test_csv_encoding():
 
 def test_load_statement_matches_the_generators_for_plain_tables():
     t = shop().tables["orders"]
-    ours = load_statement(t)
+    ours = load_statement(t, "/var/lib/devenv-seed")
     theirs = [line for line in load_sql("x", (GeneratedTable("orders", t.column_names),), {"orders": 1}).splitlines()
               if line.startswith("LOAD DATA")]
     assert [ours] == theirs
@@ -269,7 +274,7 @@ def test_load_statement_matches_the_generators_for_plain_tables():
 
 def test_binary_and_bit_columns_go_through_variables():
     t = Table("blobs", (INT, Column("b", "varbinary", "varbinary(10)", True), Column("f", "bit", "bit(3)")), ("id",))
-    stmt = load_statement(t)
+    stmt = load_statement(t, "/var/lib/devenv-seed")
     assert "(`id`, @c1, @c2) SET `b` = UNHEX(@c1), `f` = CAST(@c2 AS UNSIGNED);" in stmt
     script = load_script("d1", [t], {"blobs": 3})
     assert "-- devenv-total-rows: 3" in script and "SET SESSION time_zone = '+00:00';" in script

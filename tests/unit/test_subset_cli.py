@@ -65,9 +65,10 @@ def test_unreachable_source_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("source, text", [
-    ("postgres://u@h/db", "unknown scheme"),
+    ("redis://u@h/db", "unknown scheme `redis`"),
+    ("postgresql://u@127.0.0.1:5432/", "name one database"),
     ("mysql://u@127.0.0.1:3306/", "name one database"),
-    ("/no/such/dump.sql", "neither a mysql:// URL nor a file"),
+    ("/no/such/dump.sql", "neither a database URL nor a file"),
 ])
 def test_bad_sources(tmp_path, source, text):
     r = devenv("dataset", "subset", "--from", source, "--fraction", "1%", "-o", str(tmp_path / "o"),
