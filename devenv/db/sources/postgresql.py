@@ -211,7 +211,10 @@ class PostgreSQLSource(SqlSource):
             pass
 
 
-_ROLE_RE = re.compile(rb"(?:OWNER TO|GRANT [^;]* TO|ALTER DEFAULT PRIVILEGES FOR ROLE) ([A-Za-z_][A-Za-z0-9_$]*|\"[^\"]+\")")
+# statements start a line in pg_dump's output (a row of a COPY block may hold anything;
+# a role wrongly taken from one only costs a NOLOGIN role in the throwaway server)
+_ROLE_RE = re.compile(rb"^(?:ALTER [^;]* OWNER TO|GRANT [^;]* TO|ALTER DEFAULT PRIVILEGES FOR ROLE) "
+                      rb"([A-Za-z_][A-Za-z0-9_$]*|\"[^\"]+\")")
 
 
 def roles_in_plain_dump(path) -> list[str]:
@@ -222,9 +225,9 @@ def roles_in_plain_dump(path) -> list[str]:
     found = set()
     with opener(path, "rb") as f:
         for line in f:
-            if b" TO " in line or b"FOR ROLE" in line:
-                for m in _ROLE_RE.finditer(line):
-                    found.add(m.group(1).decode(errors="replace").strip('"'))
+            m = _ROLE_RE.match(line)
+            if m:
+                found.add(m.group(1).decode(errors="replace").strip('"'))
     return sorted(found - {"postgres", "PUBLIC", "public"})
 
 
