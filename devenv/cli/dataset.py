@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..db.sources import SOURCE_ENGINES
 from ..ui import reporter_for
 from .common import Context, OutputPath, pass_ctx, profile_name
 
@@ -56,9 +57,10 @@ def dataset_group() -> None:
     """Datasets made from production: subset (reduce and anonymise), import (copy whole)."""
 
 
-SOURCE_HELP = ("mysql://, mariadb:// or postgresql://user:pass@host:port/db (no password: $MYSQL_PWD / "
-               "$PGPASSWORD; PostgreSQL: ?schema=NAME), or a dump file (mariadb-dump/mysqldump .sql[.gz], "
-               "pg_dump plain or custom -Fc), loaded into a throwaway server of the profile's db image.")
+SOURCE_HELP = ("A database URL: " + "; ".join(
+    f"{' or '.join(s + '://' for s in e.schemes)}user:pass@host:port/db (no password: ${e.password_env})"
+    for e in SOURCE_ENGINES.values())
+    + "; or a dump file of the profile's engine, loaded into a throwaway server of its db image.")
 PROFILE_HELP = ("Profile whose rules (and, for a dump file, whose db image) to use "
                 "(default: $DEVENV_PROFILE or the project's default).")
 

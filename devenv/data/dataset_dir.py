@@ -11,6 +11,12 @@ bulk-loads, with either engine::
     DATASET_ID        the id (one line)
     load.sql          MariaDB's load script    } the engine's load script (``devenv.db``):
     load.pgsql        PostgreSQL's load script } written from the manifest when missing
+    schema.sql        (subsets and imports) the source's CREATE TABLE statements
+
+A directory made from a database (``devenv dataset subset`` / ``import``) records its
+source's engine in the manifest (``engine``, and ``null``: the CSV token of SQL NULL
+that engine's loader reads); it is loaded by that engine only. Generated datasets hold
+no NULL and name no engine: either engine loads them.
 
 The schema is the project's (the db recipe's initdb files), not the directory's: the
 entrypoint runs the schema files, the load script in place of the static seed, then
@@ -81,6 +87,13 @@ def load_tables(manifest: dict) -> list[LoadTable]:
 def ensure_load_script(files: "DatasetFiles", engine: DatabaseEngine) -> None:
     """Write ``engine``'s load script into the dataset directory unless it is there
     (atomically: a script is complete or absent)."""
+    made_for = files.manifest.get("engine")
+    if made_for and made_for != engine.name:
+        raise DatasetDirectoryError(
+            f"dataset directory {files.path} was made from a {made_for} database (manifest.json: engine), "
+            f"but the profile's database runs {engine.name}: its CSV files are written for {made_for}'s "
+            "loader (NULL, binary values); nothing was loaded",
+            f"Make it again from a {engine.name} source, or name it in a profile whose database is {made_for}.")
     target = files.path / engine.load_file
     if target.is_file():
         return

@@ -4,8 +4,7 @@ The container runs the profile's db image (the same server production runs), wit
 no initdb files (so no schema or seed of its own), a random password and the
 server's port published on 127.0.0.1 only; the dump file is bind-mounted read-only
 and loaded by the engine's own client inside the container (``DumpServer`` of the
-profile's engine behind the seam: ``mariadb`` for a mariadb-dump file, ``psql`` /
-``pg_restore`` for pg_dump's plain and custom formats). Then the subset reads it
+profile's engine behind the seam, one per dump format the engine knows). Then the subset reads it
 like a URL source. The container (its datadir lives in the container, no volume) is
 removed afterwards, whatever happened.
 

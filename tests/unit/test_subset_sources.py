@@ -192,3 +192,15 @@ def test_import_copies_every_row_in_key_order(tmp_path):
     # the same source imports to the same dataset
     again = import_source(src, tmp_path / "again", SilentReporter(), {"display": "memory", "database": "catalog"})
     assert again.id == m["id"]
+
+
+def test_a_dataset_of_one_engine_is_not_loaded_by_the_other(tmp_path):
+    from devenv.data.dataset_dir import DatasetDirectoryError, ensure_load_script, open_dataset_dir
+    from devenv.db import engine_named
+    import_source(_shop(), tmp_path / "full", SilentReporter(), {"display": "memory", "database": "catalog"})
+    files = open_dataset_dir(tmp_path / "full")
+    ensure_load_script(files, engine_named("postgresql"))    # its own engine: the script is there
+    with pytest.raises(DatasetDirectoryError) as exc:
+        ensure_load_script(files, engine_named("mariadb"))
+    assert "made from a postgresql database" in str(exc.value) and str(files.path) in str(exc.value)
+    assert not (tmp_path / "full" / "load.sql").exists()
