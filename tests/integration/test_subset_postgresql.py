@@ -6,7 +6,6 @@ whose post-load files add the foreign keys over the full tables) and no original
 e-mail; an import seeds an identical database; bad input exits 2 naming the file."""
 
 import csv
-import hashlib
 import json
 import shutil
 import uuid
@@ -14,31 +13,13 @@ import uuid
 import pytest
 
 from tests.integration.conftest import TEST_LABEL, Devenv, cleanup
+from tests.integration.test_postgresql import TABLES, psql, table_md5s
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-TABLES = ("customers", "products", "orders", "order_lines")
 KEY_ENV = {"DEVENV_SUBSET_KEY_EMAIL": "integration-test-key-0123456789abcdef"}
 ORDERS = 300
-
-
-def psql(engine, container: str, sql: str, db: str = "catalog") -> str:
-    r = engine.containers.get(container).exec_run(
-        ["psql", "-X", "-h", "/run/postgresql", "-U", "postgres", "-d", db, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
-    assert r.exit_code == 0, r.output
-    return r.output.decode().strip()
-
-
-def table_md5s(engine, container: str) -> dict[str, str]:
-    out = {}
-    for t in TABLES:
-        r = engine.containers.get(container).exec_run(
-            ["psql", "-X", "-h", "/run/postgresql", "-U", "postgres", "-d", "catalog", "-v", "ON_ERROR_STOP=1",
-             "-c", f"COPY (SELECT * FROM {t} ORDER BY id) TO STDOUT"])
-        assert r.exit_code == 0, r.output
-        out[t] = hashlib.md5(r.output).hexdigest()
-    return out
 
 
 def rows(directory, table) -> list[dict]:
