@@ -100,7 +100,8 @@ def opened_source(ctx: Context, source: str, profile: str | None, reporter):
     with dump_database(docker_engine.client, plan.tag, path, engine, fmt, reporter) as url:
         with engine.connect(url) as src:
             yield src, source_info(src, {"kind": "dump", "file": path.name, "format": fmt, "sha256": digest,
-                                         "bytes": size, "display": f"dump {path.name}"})
+                                         "bytes": size, "display": f"dump {path.name}",
+                                         "name": path.name.split(".", 1)[0]})
 
 
 def print_tables(m: dict, seconds: float, output: str) -> None:

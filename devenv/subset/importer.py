@@ -5,7 +5,8 @@ production data use ``devenv dataset subset --fraction 100%``, which anonymises)
 The directory is the documented format (``devenv.data.dataset_dir``): the source's
 schema (``schema.sql``), one CSV per table in primary-key order (scan order for a
 table without one), the source engine's load script, manifest.json and DATASET_ID
-(``import-<database>-<12 hex of the checksum>``).
+(``import-<database>-s0-<12 hex of the checksum>``; for a dump the file's name
+without its suffixes stands for the database).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def import_source(source, output: Path, reporter: Reporter, source_info: dict, f
             write_schema_sql(outdir.tmp, source, order)
             extra = {"source": {k: v for k, v in source_info.items() if k != "display"},
                      "tool": {"name": "devenv", "version": __version__}}
-            label = re.sub(r"[^A-Za-z0-9_.-]", "_", schema.database)[:40] or "db"
+            # a dump's throwaway database has devenv's name: the file's stands for it
+            label = re.sub(r"[^A-Za-z0-9_.-]", "_", source_info.get("name") or schema.database)[:40] or "db"
             manifest = finish(outdir.tmp, schema, order, entries, extra, label, 0, {"import": True},
                               source.engine, generator="import", prefix="import")
         outdir.commit()

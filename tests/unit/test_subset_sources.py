@@ -113,6 +113,15 @@ def test_postgresql_sql_text_values_quoted_literals_and_hash_order():
     assert s.sql[-1].endswith("""WHERE ("a", "b") IN (('1', 'x'), ('2', 'y'))""")
 
 
+def test_postgresql_types_travel_as_text_except_numbers():
+    from devenv.db.sources.postgresql import _data_type
+    assert [_data_type(t, c) for t, c in (("int8", "N"), ("numeric", "N"), ("varbit", "V"), ("bytea", "U"),
+                                          ("_int4", "A"), ("bool", "B"))] == \
+        ["bigint", "decimal", "bitstring", "bytea", "array", "bool"]
+    kinds = [Column("c", _data_type(t, "X")).kind for t in ("int4", "float8", "varbit", "bytea", "bool", "jsonb")]
+    assert kinds == [NUMBER, NUMBER, TEXT, TEXT, TEXT, TEXT]   # quoted: an empty bit string or bytea is not NULL
+
+
 def test_a_postgresql_catalog_becomes_the_schema():
     cat = Catalog(
         namespace="public",

@@ -29,7 +29,7 @@ PSQL_ROOT = ["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", SOCKET, "
 
 # pg_type.typname -> the neutral data_type of devenv.subset.schema (its CSV kind, integer sort)
 TYPE_NAMES = {"int2": "smallint", "int4": "int", "int8": "bigint", "numeric": "decimal", "float4": "float",
-              "float8": "double", "bit": "bit", "varbit": "bit", "bpchar": "char", "timestamp": "datetime",
+              "float8": "double", "bit": "bitstring", "varbit": "bitstring", "bpchar": "char", "timestamp": "datetime",
               "timestamptz": "timestamp", "oid": "bigint"}
 # not NUMBER in the CSV: bytea is text (\x...), which COPY reads as bytea input
 _RULES = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -177,8 +177,10 @@ class PostgreSQLSource(SqlSource):
                 "pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text "
                 "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
                 f"WHERE a.attrelid = {rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")
-            lines = []
+            lines, sequences = [], []
             for col, ftype, notnull, default, identity, generated in cols:
+                # a serial column's sequence: created first (its name as nextval() spells it)
+                sequences += re.findall(r"nextval\('((?:[^']|'')+)'::regclass\)", default or "")
                 line = f"    {qi(col)} {ftype}"
                 if generated:
                     line += f" GENERATED ALWAYS AS ({default}) STORED"
@@ -196,6 +198,7 @@ class PostgreSQLSource(SqlSource):
                     after.append(f"ALTER TABLE {qi(name)} ADD CONSTRAINT {qi(cname)} {cdef};")
                 elif ctype in ("p", "u", "c", "x"):
                     lines.append(f"    CONSTRAINT {qi(cname)} {cdef}")
+            out += [f"CREATE SEQUENCE IF NOT EXISTS {seq.replace(chr(39) * 2, chr(39))};" for seq in sequences]
             out.append(f"CREATE TABLE {qi(name)} (\n" + ",\n".join(lines) + "\n);")
             for (idx,) in self.query(
                     "SELECT pg_get_indexdef(x.indexrelid) FROM pg_index x WHERE x.indrelid = "
