@@ -18,7 +18,7 @@ An engine describes:
   (engine, version major.minor, architecture, page size), from one command in
   the server image;
 - ``url_schemes``: the source URLs of ``devenv dataset subset`` that are this engine's
-  (the subset package, which sits above this seam, reads MariaDB sources only so far).
+  (reading such a source: ``devenv.db.sources``, one ``SourceEngine`` per engine).
 
 The contract with the recipe entrypoints (``devenv/library/recipes/*/bin``): the
 init marker ``INIT_MARKER`` exists while an init runs; ``.devenv-restore`` and
