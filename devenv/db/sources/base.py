@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import SourceError
@@ -168,7 +168,7 @@ class DumpServer:
     prepare: list[list[str]] = field(default_factory=list)
     load: list[str] = field(default_factory=list)   # one shell command line (bash -o pipefail -c)
     find_database: list[str] = field(default_factory=list)   # prints `database<TAB>tables` lines
-    grant: "callable | None" = None              # database -> command giving the reader its rights
+    grant: Callable[[str], list[str]] | None = None   # database -> command giving the reader its rights
 
 
 class SourceEngine:
@@ -223,5 +223,7 @@ class SourceEngine:
         in load order)."""
         raise NotImplementedError
 
-    def dump_server(self, database: str, user: str, password: str, target: str, fmt: str) -> DumpServer:
+    def dump_server(self, database: str, user: str, password: str, target: str, fmt: str,
+                    path=None) -> DumpServer:
+        """The throwaway server for dump ``path`` (mounted at ``target``, format ``fmt``)."""
         raise NotImplementedError
