@@ -8,6 +8,7 @@ e-mail; an import seeds an identical database; bad input exits 2 naming the file
 import csv
 import json
 import shutil
+import time
 import uuid
 
 import pytest
@@ -182,14 +183,19 @@ def test_a_dump_of_the_other_engine_is_refused_before_anything_starts(project, e
     dump = tmp_path / "shop.sql"
     dump.write_text("-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)\n"
                     "/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE `t` (`id` int PRIMARY KEY);\n")
-    before = {c.id for c in engine.containers.list(all=True)}
+    ours = {"label": [TEST_LABEL, "dev.devenv.kind=subset-dump"]}
+    since = int(time.time())
     for cmd in (("subset", "--rows", "orders=5"), ("import",)):
         r = dv("dataset", cmd[0], "--from", str(dump), *cmd[1:], "-p", "pg-small", "-o", str(tmp_path / "o"),
                check=False, env=KEY_ENV)
         assert r.returncode == 2, r.stderr
         assert str(dump) in r.stderr and "MariaDB/MySQL dump" in r.stderr and "runs PostgreSQL" in r.stderr
         assert "Traceback" not in r.stderr
-    assert {c.id for c in engine.containers.list(all=True)} == before
+    assert not engine.containers.list(all=True, filters=ours)
+    # no throwaway server was even created (the engine's events of the test's own label since the start)
+    created = list(engine.events(since=since, until=int(time.time()) + 1, decode=True,
+                                 filters={"type": "container", "event": "create", "label": ours["label"]}))
+    assert not created
     assert not (tmp_path / "o").exists()
 
 
