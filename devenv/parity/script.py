@@ -168,16 +168,17 @@ fileinfo() {
 def _runtime_line(r: Runtime) -> str:
     program, _, args = r.command.partition(" ")
     call = f"rt {shlex.quote(r.name)} {shlex.quote(r.line)}"
-    if "*" in program:   # every installed copy (/usr/lib/postgresql/*/bin/postgres)
+    if "*" in program:   # a program off PATH, one copy per installed major version
         return f'        for b in {program}; do {call} "$b" {args}; done'
     return f"        {call} {r.command}"
 
 
-def _runtime_lines() -> str:
-    return "\n".join(_runtime_line(r) for r in RUNTIMES)
+def build_script(runtimes: tuple[Runtime, ...]) -> str:
+    """The fact script asking for the versions of ``runtimes``."""
+    return _SCRIPT.replace("@RUNTIMES@", "\n".join(_runtime_line(r) for r in runtimes) or "        :")
 
 
-SCRIPT = _SCRIPT.replace("@RUNTIMES@", _runtime_lines())
+SCRIPT = build_script(RUNTIMES)
 
 _CONTENT_SCRIPT = r"""
 for p in "$@"; do
