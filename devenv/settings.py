@@ -139,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
 # Service fields that go into the image (its content hash), not the container.
 IMAGE_FIELDS = ("recipe", "packages", "files", "copy")
 # Service fields that are neither: identity, ordering, documentation, verification.
-OTHER_FIELDS = ("name", "description", "depends_on", "verify")
+OTHER_FIELDS = ("name", "description", "depends_on", "verify", "listens")
 
 
 def settings_values(sp: "ServicePlan") -> dict[str, Any]:

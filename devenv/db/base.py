@@ -100,6 +100,11 @@ class DatabaseEngine(abc.ABC):
     complete_entry: str
     #: URL schemes of a subset source
     url_schemes: tuple[str, ...] = ()
+    #: the engine's program as ``devenv fingerprint`` names it among the runtimes (``runtime:NAME``
+    #: in drift), and the command that prints its version (first word: a program on PATH, or a
+    #: glob of absolute paths, every match asked)
+    runtime: str
+    version_command: str
 
     @abc.abstractmethod
     def load_script(self, dataset_id: str, tables: list[LoadTable], mount: str = SEED_MOUNT) -> str:

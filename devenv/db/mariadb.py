@@ -26,6 +26,8 @@ class MariaDB(DatabaseEngine):
     load_file = "load.sql"
     complete_entry = "mysql"          # the system schema: written by mariadb-install-db, saved last
     url_schemes = ("mysql", "mariadb")
+    runtime = "mariadb"
+    version_command = "mariadb --version"
 
     def load_script(self, dataset_id: str, tables: list[LoadTable], mount: str = SEED_MOUNT) -> str:
         """Session settings, one LOAD DATA per table (parents first), the row-count check."""

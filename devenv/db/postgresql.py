@@ -30,6 +30,8 @@ class PostgreSQL(DatabaseEngine):
     # pg_control and the shared catalogs: initdb writes them, a snapshot saves them last
     complete_entry = "global"
     url_schemes = ("postgresql", "postgres")
+    runtime = "postgres"
+    version_command = "/usr/lib/postgresql/*/bin/postgres --version"   # Debian keeps it off PATH
 
     def load_script(self, dataset_id: str, tables: list[LoadTable], mount: str = SEED_MOUNT) -> str:
         """psql script: one transaction that truncates the tables (so COPY may FREEZE and,

@@ -32,14 +32,33 @@ from __future__ import annotations
 
 import base64
 import shlex
+from dataclasses import dataclass
 
-# name -> (command, line to keep: an ERE; the first matching line of stdout+stderr)
-RUNTIMES: tuple[tuple[str, str, str], ...] = (
-    ("php", "php -v", "^PHP [0-9]"),
-    ("nginx", "nginx -v", "version"),
-    ("mariadb", "mariadb --version", "[0-9]"),
-    ("memcached", "memcached -V", "[0-9]"),
+from ..db import ENGINES
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A program whose version a fingerprint records (``runtime:NAME`` in drift)."""
+
+    name: str
+    command: str   # prints the version; first word: a program on PATH or a glob of absolute paths
+    line: str      # ERE: the first matching line of its stdout+stderr is the version kept
+
+
+# The services of the built-in recipe library; PHP-FPM binaries are found by the script itself.
+SERVICE_RUNTIMES: tuple[Runtime, ...] = (
+    Runtime("php", "php -v", "^PHP [0-9]"),
+    Runtime("nginx", "nginx -v", "version"),
+    Runtime("memcached", "memcached -V", "[0-9]"),
+    Runtime("redis-server", "redis-server --version", "v=[0-9]"),
+    Runtime("python3", "python3 --version", "^Python [0-9]"),
+    Runtime("gunicorn", "gunicorn --version", "version"),
 )
+# The database servers: each engine of the seam says what it runs.
+DATABASE_RUNTIMES: tuple[Runtime, ...] = tuple(Runtime(e.runtime, e.version_command, "[0-9]")
+                                               for e in ENGINES.values())
+RUNTIMES: tuple[Runtime, ...] = SERVICE_RUNTIMES + DATABASE_RUNTIMES
 
 _SCRIPT = r"""
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
@@ -146,12 +165,20 @@ fileinfo() {
 """
 
 
-def _runtime_lines() -> str:
-    return "\n".join(f"        rt {shlex.quote(name)} {shlex.quote(regex)} {command}"
-                     for name, command, regex in RUNTIMES)
+def _runtime_line(r: Runtime) -> str:
+    program, _, args = r.command.partition(" ")
+    call = f"rt {shlex.quote(r.name)} {shlex.quote(r.line)}"
+    if "*" in program:   # a program off PATH, one copy per installed major version
+        return f'        for b in {program}; do {call} "$b" {args}; done'
+    return f"        {call} {r.command}"
 
 
-SCRIPT = _SCRIPT.replace("@RUNTIMES@", _runtime_lines())
+def build_script(runtimes: tuple[Runtime, ...]) -> str:
+    """The fact script asking for the versions of ``runtimes``."""
+    return _SCRIPT.replace("@RUNTIMES@", "\n".join(_runtime_line(r) for r in runtimes) or "        :")
+
+
+SCRIPT = build_script(RUNTIMES)
 
 _CONTENT_SCRIPT = r"""
 for p in "$@"; do

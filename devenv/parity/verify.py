@@ -6,7 +6,8 @@ Generated checks, per service:
   os          /etc/os-release is the profile's distribution and release
   package     every declared package installed, at a version matching the pin
   file        every rendered config file present with the rendered content
-  port        something listens on every declared container port, on all interfaces
+  port        something listens on every declared container port (published under
+              ``ports:`` or not, under ``listens:``), on all interfaces
 
 The os/package/file/port facts come from ONE fact-script command per service
 (``devenv.parity.facts``); a second command runs only when files differ, to fetch
@@ -27,6 +28,7 @@ from .. import names
 from ..digest import sha256_bytes
 from ..engine import Engine
 from ..engine.health import Health, current
+from ..profile.model import Service
 from ..render import Stack
 from ..ui import Reporter, SilentReporter
 from .apt import version_matches
@@ -127,13 +129,15 @@ def expectations(stack: Stack, service: str) -> list[Expectation]:
             continue   # under a source mount the working tree is what runs (checked by `mount` below)
         data = rendered["rootfs" + dest]
         out.append(Expectation(service, "file", dest, sha256_bytes(data), data))
-    seen = set()
-    for p in sp.service.ports:
-        key = f"{p.protocol}/{p.container}"
-        if key not in seen:
-            seen.add(key)
-            out.append(Expectation(service, "port", key, ""))
+    out += [Expectation(service, "port", key, "") for key in listening_ports(sp.service)]
     return out
+
+
+def listening_ports(service: Service) -> list[str]:
+    """``tcp/80``... : every container port the service declares it listens on, the
+    published ones (``ports:``) first, then the unpublished ones (``listens:``), once each."""
+    keys = [f"{p.protocol}/{p.container}" for p in service.ports] + [p.key for p in service.listens]
+    return list(dict.fromkeys(keys))
 
 
 def evaluate(exp: Expectation, fp: HostFingerprint) -> CheckResult:

@@ -53,6 +53,19 @@ class Port:
         return "127.0.0.1" if self.host_ip in ("0.0.0.0", "") else self.host_ip
 
 
+@dataclass(frozen=True, order=True)
+class ListenPort:
+    """A container port the service listens on, published or not (``listens:``);
+    ``devenv verify`` checks that something listens there on all interfaces."""
+
+    port: int
+    protocol: str = "tcp"
+
+    @property
+    def key(self) -> str:
+        return f"{self.protocol}/{self.port}"
+
+
 @dataclass(frozen=True)
 class Healthcheck:
     test: tuple[str, ...]
@@ -86,6 +99,7 @@ class Service:
     copy: tuple[tuple[str, str], ...] = ()    # (path in image, recipe source or ./project path)
     mounts: tuple[SourceMount, ...] = ()      # development: project paths mounted over the image
     ports: tuple[Port, ...] = ()
+    listens: tuple[ListenPort, ...] = ()   # unpublished ports it listens on (verify); published ones count too
     volumes: tuple[VolumeMount, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     command: tuple[str, ...] | str | None = None
@@ -348,6 +362,12 @@ def parse_port(spec: Any) -> Port:
     return Port(container=container, host=host, host_ip=ip, protocol=proto or "tcp")
 
 
+def parse_listen_port(spec: Any) -> ListenPort:
+    """5432 or "5432/tcp" or "53/udp" (the schema checked the form and range)."""
+    port, _, protocol = str(spec).partition("/")
+    return ListenPort(int(port), protocol or "tcp")
+
+
 def _healthcheck(data: dict | None) -> Healthcheck | None:
     if not data:
         return None
@@ -380,6 +400,7 @@ def build_service(name: str, data: dict) -> Service:
         mounts=tuple(SourceMount(t, normpath(src)) for t, src in sorted((data.get("mounts") or {}).items())
                      if src is not None),
         ports=tuple(parse_port(p) for p in data.get("ports") or []),
+        listens=tuple(sorted({parse_listen_port(p) for p in data.get("listens") or []})),
         volumes=tuple(VolumeMount(n, t) for n, t in sorted((data.get("volumes") or {}).items())),
         environment=tuple((k, _env_value(v)) for k, v in sorted((data.get("environment") or {}).items())),
         command=tuple(command) if isinstance(command, list) else command,
