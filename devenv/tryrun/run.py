@@ -18,11 +18,9 @@ the CLI prints and chooses the exit code from it.
 from __future__ import annotations
 
 import dataclasses
-import io
 import queue
 import shlex
 import signal
-import tarfile
 import threading
 import time
 import uuid
@@ -36,6 +34,7 @@ from typing import Iterator
 import docker.errors
 
 from .. import names
+from ..engine.exec import read_file
 from ..errors import DevenvError
 from ..names import Scope
 from ..profile.model import TrySuite
@@ -202,21 +201,6 @@ def part_label(suite: TrySuite, index: int, count: int, extra: tuple[str, ...] |
     if suite.parts:
         return extra if isinstance(extra, str) else " ".join(extra)
     return f"shard {index}/{count}" if count > 1 else "suite"
-
-
-def read_file(engine, container: str, path: str) -> bytes | None:
-    """A file of a container (the JUnit report), or None when there is none."""
-    try:
-        stream, _ = engine.api.get_archive(container, path)
-    except docker.errors.NotFound:
-        return None
-    data = b"".join(stream)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar:
-            if member.isfile():
-                f = tar.extractfile(member)
-                return f.read() if f else None
-    return None
 
 
 def run_part(engine, scope: Scope, suite: TrySuite, part: PartResult, extra: tuple[str, ...] | str,
