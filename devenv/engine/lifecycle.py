@@ -252,27 +252,30 @@ class DownResult:
     kept_volumes: list[str] = field(default_factory=list)
 
 
-def down(engine: Engine, scope: Scope | str, volumes: bool = False) -> DownResult:
-    """Stop and remove the scope's containers and network; volumes only when asked."""
+def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout: int = STOP_TIMEOUT) -> DownResult:
+    """Stop and remove the scope's containers and network; volumes only when asked.
+
+    ``stop_timeout`` 0 kills at once: for a throwaway instance whose volumes go too
+    (``devenv try``), where a clean shutdown protects nothing.
+    """
     profile = as_scope(scope)
     check_owner(engine, profile)
     result = DownResult()
     remove_stale_helpers(engine, profile)
     containers = containers_of(engine, profile)
 
-    def stop(c: dict) -> None:
-        try:
-            engine.api.stop(c["Id"], timeout=STOP_TIMEOUT)
-        except docker.errors.NotFound:
-            pass
-
-    running = [c for c in containers.values() if c["State"] == "running"]
-    if running:  # in parallel: each may take up to STOP_TIMEOUT
-        with ThreadPoolExecutor(max_workers=len(running)) as pool:
-            list(pool.map(stop, running))
-    for service, c in containers.items():
+    def stop_and_remove(c: dict) -> None:
+        if c["State"] == "running":
+            try:
+                engine.api.stop(c["Id"], timeout=stop_timeout)
+            except docker.errors.NotFound:
+                pass
         _remove(engine, c["Id"])
-        result.removed_containers.append(c["Names"][0].lstrip("/"))
+
+    if containers:  # in parallel: each stop may take up to stop_timeout
+        with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+            list(pool.map(stop_and_remove, containers.values()))
+    result.removed_containers += [c["Names"][0].lstrip("/") for c in containers.values()]
     for net in engine.api.networks(filters={"label": profile.filters()}):
         try:
             engine.api.remove_network(net["Id"])
