@@ -3,14 +3,12 @@ gunicorn -> PostgreSQL/Redis), in a git repository made by `devenv init --templa
 python-postgres`: a change that breaks a test exits 1 and the JUnit file names it; its fix
 exits 0, with the suite split over two instances (--jobs 2); nothing of either try is left."""
 
-import uuid
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from devenv import names
-from tests.integration.conftest import Devenv, cleanup
-from tests.integration.test_try import fingerprint, git, try_objects
+from tests.integration.conftest import cleanup
+from tests.integration.test_try import dev_containers, fingerprint, git, project_repo, try_objects
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -24,26 +22,14 @@ def cases(report) -> dict[str, ET.Element]:
     return {f"{tc.get('classname')}::{tc.get('name')}": tc for tc in ET.parse(report).getroot().iter("testcase")}
 
 
-def dev_containers_pg(engine, project: str) -> dict:
-    scope = names.Scope(project, "pg-small")
-    return {c.name: (c.id, c.status) for c in engine.containers.list(all=True, filters={"label": scope.filters()})}
-
-
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory, engine):
-    """A python-postgres project in a git repository (branch main), its default instance up with a snapshot."""
-    base = tmp_path_factory.mktemp("try-pg")
-    root = base / f"catalog-try-{uuid.uuid4().hex[:6]}"
-    dv = Devenv(base, cache=base / "cache")
-    dv("init", str(root), "--template", "python-postgres")
-    prof = root / "profiles/base.yaml"
-    prof.write_text(prof.read_text().replace('"8081:80"', f'"127.0.0.1:{free_port()}:80"'))
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "start")
-    dv = Devenv(root, cache=base / "cache")
-    dv("up")
-    dv("snapshot", "save")       # tries clone it instead of seeding
+    """A python-postgres project in a git repository, its default instance up with a snapshot."""
+    def free_web_port(root):
+        prof = root / "profiles/base.yaml"
+        prof.write_text(prof.read_text().replace('"8081:80"', f'"127.0.0.1:{free_port()}:80"'))
+
+    dv, root = project_repo(tmp_path_factory.mktemp("try-pg"), "python-postgres", free_web_port)
     yield dv, root
     dv("down", "--volumes", check=False)
     cleanup(engine)
@@ -56,7 +42,7 @@ def test_a_breaking_change_fails_and_its_fix_passes(catalog, engine, tmp_path):
     assert MONEY in app_py.read_text()
     app_py.write_text(app_py.read_text().replace(MONEY, BROKEN))                        # uncommitted
     before = fingerprint(root)
-    running = dev_containers_pg(engine, root.name)
+    running = dev_containers(engine, root.name, "pg-small")
     report = tmp_path / "junit.xml"
 
     r = dv("try", "--junit", str(report), check=False)
@@ -68,7 +54,7 @@ def test_a_breaking_change_fails_and_its_fix_passes(catalog, engine, tmp_path):
     assert got["tests.unit.test_money::test_formats_cents[1234-12.34]"].find("failure") is None
     assert HOME_PAGE_TEST in got                           # the stack part ran too
     assert fingerprint(root) == before
-    assert dev_containers_pg(engine, root.name) == running
+    assert dev_containers(engine, root.name, "pg-small") == running
     assert try_objects(engine, root.name) == [] and git(root, "worktree", "list").count("\n") == 1
 
     app_py.write_text(app_py.read_text().replace(BROKEN, MONEY))                        # the fix
@@ -87,6 +73,6 @@ def test_a_breaking_change_fails_and_its_fix_passes(catalog, engine, tmp_path):
     assert {"tests.stack.test_database::test_latest_orders_are_the_newest_twenty_with_their_totals",
             "tests.stack.test_home_page::test_the_next_fetch_is_served_from_redis"} <= set(got)
     assert try_objects(engine, root.name) == [] and git(root, "worktree", "list").count("\n") == 1
-    assert dev_containers_pg(engine, root.name) == running
+    assert dev_containers(engine, root.name, "pg-small") == running
     git(root, "checkout", "-q", "main")
 

@@ -11,7 +11,7 @@ from devenv.profile import ProfileStore
 from devenv.render import Renderer
 from devenv.ui import SilentReporter
 from tests.conftest import write
-from tests.fake_engine import FakeEngine
+from tests.unit.test_lifecycle import fake  # noqa: F401 - the fake engine with this module's stack's images
 
 PROFILE = """\
 os: {distribution: debian, release: bookworm}
@@ -31,15 +31,6 @@ def stack(project):
     write(project / "profiles/par.yaml", PROFILE)
     store = ProfileStore.locate(project / "profiles")
     return Renderer(store.images_dir).render(store.load("par"))
-
-
-@pytest.fixture
-def fake(stack):
-    f = FakeEngine()
-    f.images[stack.base.tag] = "sha256:base"
-    for sp in stack.services.values():
-        f.images[sp.image.tag] = "sha256:" + sp.image.hash
-    return f
 
 
 def test_new_containers_of_a_wave_start_at_once_and_keep_the_wave_order(stack, fake, monkeypatch):
