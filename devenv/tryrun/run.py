@@ -312,8 +312,6 @@ def try_suite(engine, project: Project, profiles_dir: Path, opts: TryOptions, re
                 if wt is not None:
                     wt.remove()
             result.teardown_seconds = time.monotonic() - down_started
-    if not finished:
-        result.seconds = time.monotonic() - started
     return result
 
 
