@@ -53,18 +53,23 @@ def try_cmd(ctx: Context, profile: str | None, base: str | None, command: str | 
     opts = TryOptions(profile=name, base=base, command=command, jobs=jobs, keep=keep)
     engine = ctx.engine()
     profiles_dir = Path(ctx.store.profiles_dir)
+
+    def report(result) -> None:
+        """The result as soon as it is known; the instances are torn down after it."""
+        if junit_file:
+            with writing(junit_file):
+                Path(junit_file).write_bytes(result.junit_xml)
+        if not as_json:
+            _summary(result, junit_file)
+            sys.stdout.flush()
+
     try:
-        result = try_suite(engine, ctx.project, profiles_dir, opts, reporter_for())
+        result = try_suite(engine, ctx.project, profiles_dir, opts, reporter_for(), on_result=report)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: the try instance and its worktree were removed; "
                           "your working tree and instances are as they were") from None
-    if junit_file:
-        with writing(junit_file):
-            Path(junit_file).write_bytes(result.junit_xml)
-    if as_json:
+    if as_json:   # after the teardown: with its time
         click.echo(json.dumps(result.as_dict(), indent=2))
-    else:
-        _summary(result, junit_file)
     sys.exit(result.exit_code)
 
 

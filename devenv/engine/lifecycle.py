@@ -28,7 +28,7 @@ from ..ui import Reporter
 from .client import Engine
 from .health import Health, current, observe, wait_ready
 from .images import ensure_images
-from .plan import Action, Data, UpPlan, check_owner, containers_of, plan_up
+from .plan import Action, Data, ServiceStep, UpPlan, check_owner, containers_of, plan_up
 from .datadir import prepare_data_volume
 from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
@@ -190,43 +190,27 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
         _ensure_network(engine, stack.scope)
     _create_volumes(engine, stack, plan.volumes)
     new_volumes = set(plan.volumes)
+    dataset_service = stack.profile.dataset.service if stack.profile.dataset else None
 
     for wave in plan.waves:
         to_wait: dict[str, str] = {}
+        done: dict[str, list[str]] = {}     # service -> the result list it goes in, in the wave's order
+        # a new container with no data and no image set is only created and started: those run
+        # beside the rest of the wave (each engine start takes a while; they do not report)
+        plain = [s for s in wave if s.action is Action.CREATE and s.data is Data.NONE and not s.imageset
+                 and s.service != dataset_service]
+        pool = ThreadPoolExecutor(max_workers=len(plain)) if len(wave) > 1 and plain else None
+        started = {s.service: pool.submit(_create_and_start, engine, stack, s) for s in plain} if pool else {}
+        try:
+            _run_wave(engine, stack, wave, set(started), done, to_wait, new_volumes, result, reporter)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        for service, fut in started.items():
+            fut.result()              # the first error of a parallel start, once all have ended
+            done[service] = result.created
         for step in wave:
-            sp = stack.services[step.service]
-            name = names.container_name(stack.scope, step.service)
-            to_wait[step.service] = name
-            if step.action is Action.KEEP:
-                result.unchanged.append(step.service)
-                continue
-            recreate = step.action is Action.RECREATE
-            if step.action is Action.START:
-                # before every start of the database: its volume is complete or made so
-                state = prepare_data_volume(engine, stack, reporter) if step.data is Data.CHECK else None
-                if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
-                    _start(engine, sp, step.container_id)
-                    result.started.append(step.service)
-                    continue
-                recreate = True   # a restore dropped, nothing left: seed or restore it anew
-            if recreate:
-                with reporter.step(f"recreate {step.service} ({step.reason or 'its volume must be seeded'})"):
-                    _remove(engine, step.container_id)
-            warning = None
-            if step.data is Data.CLONE:
-                seed, warning = seed_by_clone(engine, stack, sp, new_volumes, reporter)
-                result.warnings += [warning] if warning else []
-            else:
-                seed = plan_seed(engine, stack, sp, new_volumes, reporter)
-            if seed.restored:   # a clone, unless it fell back to the copying restore (the warning)
-                (result.cloned if step.data is Data.CLONE and not warning else result.restored).append(seed.restored)
-            result.seeded += [seed.dataset] if seed.binds else []
-            binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
-            _create(engine, container_spec(stack, sp, binds))
-            copied = populate_imageset(engine, stack, sp, name, reporter)
-            result.images_copied += [copied] if copied else []
-            _start(engine, sp, name)
-            result.created.append(step.service)
+            done[step.service].append(step.service)
         if any(s.changes for s in wave) or any(observe(engine, c).health is not Health.HEALTHY
                                                for c in to_wait.values()):
             with reporter.step(f"wait for {', '.join(s.service for s in wave)}"):
@@ -244,6 +228,53 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     return result
 
 
+def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict, to_wait: dict,
+              new_volumes: set, result: UpResult, reporter: Reporter) -> None:
+    """The steps of one wave but the ``parallel`` ones, in order; ``done`` gets the result list of each."""
+    for step in wave:
+        sp = stack.services[step.service]
+        name = names.container_name(stack.scope, step.service)
+        to_wait[step.service] = name
+        if step.action is Action.KEEP:
+            done[step.service] = result.unchanged
+            continue
+        if step.service in parallel:
+            continue
+        recreate = step.action is Action.RECREATE
+        if step.action is Action.START:
+            # before every start of the database: its volume is complete or made so
+            state = prepare_data_volume(engine, stack, reporter) if step.data is Data.CHECK else None
+            if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
+                _start(engine, sp, step.container_id)
+                done[step.service] = result.started
+                continue
+            recreate = True   # a restore dropped, nothing left: seed or restore it anew
+        if recreate:
+            with reporter.step(f"recreate {step.service} ({step.reason or 'its volume must be seeded'})"):
+                _remove(engine, step.container_id)
+        warning = None
+        if step.data is Data.CLONE:
+            seed, warning = seed_by_clone(engine, stack, sp, new_volumes, reporter)
+            result.warnings += [warning] if warning else []
+        else:
+            seed = plan_seed(engine, stack, sp, new_volumes, reporter)
+        if seed.restored:   # a clone, unless it fell back to the copying restore (the warning)
+            (result.cloned if step.data is Data.CLONE and not warning else result.restored).append(seed.restored)
+        result.seeded += [seed.dataset] if seed.binds else []
+        binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
+        _create(engine, container_spec(stack, sp, binds))
+        copied = populate_imageset(engine, stack, sp, name, reporter)
+        result.images_copied += [copied] if copied else []
+        _start(engine, sp, name)
+        done[step.service] = result.created
+
+
+def _create_and_start(engine: Engine, stack: Stack, step: ServiceStep) -> None:
+    """A new container without data or image set: created and started."""
+    sp = stack.services[step.service]
+    _start(engine, sp, _create(engine, container_spec(stack, sp, ())))
+
+
 @dataclass
 class DownResult:
     removed_containers: list[str] = field(default_factory=list)
@@ -252,27 +283,30 @@ class DownResult:
     kept_volumes: list[str] = field(default_factory=list)
 
 
-def down(engine: Engine, scope: Scope | str, volumes: bool = False) -> DownResult:
-    """Stop and remove the scope's containers and network; volumes only when asked."""
+def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout: int = STOP_TIMEOUT) -> DownResult:
+    """Stop and remove the scope's containers and network; volumes only when asked.
+
+    ``stop_timeout`` 0 kills at once: for a throwaway instance whose volumes go too
+    (``devenv try``), where a clean shutdown protects nothing.
+    """
     profile = as_scope(scope)
     check_owner(engine, profile)
     result = DownResult()
     remove_stale_helpers(engine, profile)
     containers = containers_of(engine, profile)
 
-    def stop(c: dict) -> None:
-        try:
-            engine.api.stop(c["Id"], timeout=STOP_TIMEOUT)
-        except docker.errors.NotFound:
-            pass
-
-    running = [c for c in containers.values() if c["State"] == "running"]
-    if running:  # in parallel: each may take up to STOP_TIMEOUT
-        with ThreadPoolExecutor(max_workers=len(running)) as pool:
-            list(pool.map(stop, running))
-    for service, c in containers.items():
+    def stop_and_remove(c: dict) -> None:
+        if c["State"] == "running":
+            try:
+                engine.api.stop(c["Id"], timeout=stop_timeout)
+            except docker.errors.NotFound:
+                pass
         _remove(engine, c["Id"])
-        result.removed_containers.append(c["Names"][0].lstrip("/"))
+
+    if containers:  # in parallel: each stop may take up to stop_timeout
+        with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+            list(pool.map(stop_and_remove, containers.values()))
+    result.removed_containers += [c["Names"][0].lstrip("/") for c in containers.values()]
     for net in engine.api.networks(filters={"label": profile.filters()}):
         try:
             engine.api.remove_network(net["Id"])

@@ -30,6 +30,7 @@ from ..render import ServicePlan, Stack
 from ..ui import Reporter
 from .client import Engine
 from .datadir_state import DatadirState, prepare_datadir, wipe
+from .exec import read_file
 
 IMAGESET_MARKER = "IMAGESET_ID"
 
@@ -91,7 +92,8 @@ def populate_imageset(engine: Engine, stack: Stack, sp: ServicePlan, container: 
         return None
     from ..data.imagesets import imageset_id, materialize as materialize_images
     set_id = imageset_id(imageset)
-    if _read(engine, container, posixpath.join(mount.target, IMAGESET_MARKER)) == set_id:
+    marker = read_file(engine, container, posixpath.join(mount.target, IMAGESET_MARKER))
+    if marker is not None and marker.decode(errors="replace").strip() == set_id:
         return None
     files = materialize_images(imageset, cache_dir(), reporter)
     with reporter.step(f"copy {files.count:,} images ({files.bytes / 1e6:,.0f} MB) into volume {mount.name}"):
@@ -99,18 +101,6 @@ def populate_imageset(engine: Engine, stack: Stack, sp: ServicePlan, container: 
         if not engine.api.put_archive(container, mount.target, stream):
             raise docker.errors.APIError(f"the engine refused the image set for {container}")
     return set_id
-
-
-def _read(engine: Engine, container: str, path: str) -> str | None:
-    try:
-        stream, _ = engine.api.get_archive(container, path)
-    except docker.errors.NotFound:
-        return None
-    data = b"".join(stream)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        member = tar.next()
-        f = tar.extractfile(member) if member else None
-        return f.read().decode().strip() if f else None
 
 
 class _TarStream(io.RawIOBase):

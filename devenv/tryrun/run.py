@@ -18,11 +18,9 @@ the CLI prints and chooses the exit code from it.
 from __future__ import annotations
 
 import dataclasses
-import io
 import queue
 import shlex
 import signal
-import tarfile
 import threading
 import time
 import uuid
@@ -31,11 +29,12 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import docker.errors
 
 from .. import names
+from ..engine.exec import read_file
 from ..errors import DevenvError
 from ..names import Scope
 from ..profile.model import TrySuite
@@ -96,8 +95,9 @@ class TryResult:
     instances: list[str] = field(default_factory=list)
     kept: bool = False
     worktree: str | None = None          # kept with --keep: the instances mount it
-    seconds: float = 0.0
+    seconds: float = 0.0                 # until the suite's result was known (before the teardown)
     up_seconds: float = 0.0
+    teardown_seconds: float = 0.0
     junit_xml: bytes = b""
 
     @property
@@ -118,7 +118,8 @@ class TryResult:
     def as_dict(self) -> dict:
         return {"id": self.id, "profile": self.profile, "base": self.base, "base_commit": self.base_commit,
                 "files": self.files, "exit_code": self.exit_code, "seconds": round(self.seconds, 3),
-                "up_seconds": round(self.up_seconds, 3), "instances": self.instances, "kept": self.kept,
+                "up_seconds": round(self.up_seconds, 3),
+                "teardown_seconds": round(self.teardown_seconds, 3), "instances": self.instances, "kept": self.kept,
                 "worktree": self.worktree, "parts": [p.as_dict() for p in self.parts],
                 "failures": [{"part": p.index, "test": c.name if c else None,
                               "message": c.message if c else p.output[-4000:]} for p, c in self.failures]}
@@ -149,14 +150,24 @@ def render_in_worktree(project: Project, store_profiles: Path, wt_root: Path, pr
 
 
 def _teardown(engine, scopes: list[Scope]) -> None:
+    """Remove the instances, all at once: killed, not stopped (their volumes go too, so a clean
+    shutdown would protect nothing; a clone's base is read-only under its overlay)."""
     from .. import instances
     from ..engine import lifecycle
-    for scope in scopes:
+
+    def one(scope: Scope) -> None:
         try:
-            lifecycle.down(engine, scope, volumes=True)
+            lifecycle.down(engine, scope, volumes=True, stop_timeout=0)
         except (DevenvError, docker.errors.APIError):
             pass   # a second pass follows once every worker has stopped
         instances.forget(scope)
+
+    if len(scopes) > 1:
+        with ThreadPoolExecutor(max_workers=len(scopes), thread_name_prefix="devenv-try-down") as pool:
+            list(pool.map(one, scopes))
+    else:
+        for scope in scopes:
+            one(scope)
 
 
 @contextmanager
@@ -204,21 +215,6 @@ def part_label(suite: TrySuite, index: int, count: int, extra: tuple[str, ...] |
     return f"shard {index}/{count}" if count > 1 else "suite"
 
 
-def read_file(engine, container: str, path: str) -> bytes | None:
-    """A file of a container (the JUnit report), or None when there is none."""
-    try:
-        stream, _ = engine.api.get_archive(container, path)
-    except docker.errors.NotFound:
-        return None
-    data = b"".join(stream)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar:
-            if member.isfile():
-                f = tar.extractfile(member)
-                return f.read() if f else None
-    return None
-
-
 def run_part(engine, scope: Scope, suite: TrySuite, part: PartResult, extra: tuple[str, ...] | str,
              env: dict[str, str]) -> None:
     container = names.container_name(scope, suite.service)
@@ -261,8 +257,15 @@ def _line(part: PartResult, count: int) -> str:
 
 # -- the whole try -------------------------------------------------------------------------------
 
-def try_suite(engine, project: Project, profiles_dir: Path, opts: TryOptions, reporter: Reporter) -> TryResult:
-    """Run the profile's suite on the working tree's change; see the module docstring."""
+def try_suite(engine, project: Project, profiles_dir: Path, opts: TryOptions, reporter: Reporter,
+              on_result: Callable[[TryResult], None] | None = None) -> TryResult:
+    """Run the profile's suite on the working tree's change; see the module docstring.
+
+    ``on_result`` gets the result as soon as the suite has finished, before the
+    teardown (which still completes before this returns): the report need not wait
+    for the instances to go. ``result.seconds`` is the time until then,
+    ``result.teardown_seconds`` what the teardown took after it.
+    """
     started = time.monotonic()
     toplevel = repository_of(project.root)
     try_id = uuid.uuid4().hex[:8]
@@ -296,15 +299,19 @@ def try_suite(engine, project: Project, profiles_dir: Path, opts: TryOptions, re
             _run_parts(engine, project, stacks, suite, split, result, reporter)
         result.junit_xml = junit.merge([(p.label, p.report) for p in result.parts if p.report is not None])
         finished = True
+        if opts.keep:
+            result.kept, result.worktree = True, str(wt.path)
+        result.seconds = time.monotonic() - started
+        if on_result is not None:
+            on_result(result)
     finally:   # Ctrl-C included: the instances and the worktree go
         if not (finished and opts.keep):
+            down_started = time.monotonic()
             with _no_interrupt():
                 _teardown(engine, scopes)
                 if wt is not None:
                     wt.remove()
-        else:
-            result.kept, result.worktree = True, str(wt.path) if wt else None
-    result.seconds = time.monotonic() - started
+            result.teardown_seconds = time.monotonic() - down_started
     return result
 
 

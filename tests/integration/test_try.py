@@ -58,29 +58,36 @@ def try_objects(engine, project: str) -> list[str]:
     return out
 
 
-def dev_containers(engine, project: str) -> dict:
-    scope = names.Scope(project, "small-db")
+def dev_containers(engine, project: str, profile: str = "small-db") -> dict:
+    scope = names.Scope(project, profile)
     return {c.name: (c.id, c.status) for c in engine.containers.list(all=True, filters={"label": scope.filters()})}
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory, engine):
-    """A lamp project in a git repository (branch main, one commit), its default instance up with a snapshot."""
-    base = tmp_path_factory.mktemp("try")
-    root = base / f"shop-try-{uuid.uuid4().hex[:6]}"
-    dv = Devenv(base, cache=base / "cache")
-    dv("init", str(root), "--template", "lamp")
-    profile = root / "profiles/small-db.yaml"
-    profile.write_text(profile.read_text().replace(
-        "  web:\n    mounts: {/srv/app: app}\n",
-        f"  web:\n    mounts: {{/srv/app: app}}\n    ports: [\"127.0.0.1:{free_port()}:80\"]\n"))
+def project_repo(base: Path, template: str, edit) -> tuple[Devenv, Path]:
+    """``devenv init --template`` in a git repository (branch main, one commit), ``edit(root)``
+    first (a free host port); its default instance up, with a snapshot that tries clone."""
+    root = base / f"{template}-try-{uuid.uuid4().hex[:6]}"
+    Devenv(base, cache=base / "cache")("init", str(root), "--template", template)
+    edit(root)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "start")
     dv = Devenv(root, cache=base / "cache")
     dv("up")
-    dv("snapshot", "save")       # tries restore it instead of seeding
-    yield dv, root
+    dv("snapshot", "save")
+    return dv, root
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory, engine):
+    """A lamp project in a git repository, its default instance up with a snapshot."""
+    def free_web_port(root: Path) -> None:
+        profile = root / "profiles/small-db.yaml"
+        profile.write_text(profile.read_text().replace(
+            "  web:\n    mounts: {/srv/app: app}\n",
+            f"  web:\n    mounts: {{/srv/app: app}}\n    ports: [\"127.0.0.1:{free_port()}:80\"]\n"))
+
+    yield project_repo(tmp_path_factory.mktemp("try"), "lamp", free_web_port)
     cleanup(engine)
 
 

@@ -15,7 +15,12 @@ cache = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://cache:6379/0")
 PAGE = """<!doctype html><title>{{ site }}</title><h1>{{ site }}: latest orders</h1>
 <p>{{ count }} customers &middot; served {{ served }}</p><table>
 {% for o in orders %}<tr><td>#{{ o.id }}</td><td>{{ o.customer }}</td><td>{{ o.status }}</td>
-<td>{{ '%.2f' % (o.total / 100) }}</td></tr>{% endfor %}</table>"""
+<td>{{ money(o.total) }}</td></tr>{% endfor %}</table>"""
+
+
+def money(cents: int) -> str:
+    """An amount in cents as the page shows it: 123456 -> 1,234.56."""
+    return f"{cents // 100:,}.{cents % 100:02d}" if cents >= 0 else "-" + money(-cents)
 
 
 def _db():
@@ -47,7 +52,7 @@ def healthz():
 @app.route("/")
 def index():
     data, source = latest_orders()
-    return render_template_string(PAGE, site=SITE, served=source, **data)
+    return render_template_string(PAGE, site=SITE, served=source, money=money, **data)
 
 
 @app.route("/api/orders")
