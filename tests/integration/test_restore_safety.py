@@ -49,7 +49,7 @@ def ls_datadir(p: Project) -> list[str]:
 
 
 def helpers_of(engine, kind=None):
-    return [c for c in engine.containers.list(all=True, filters={"label": f"dev.devenv.profile={PROFILE}"})
+    return [c for c in engine.containers.list(all=True, filters={"label": [f"dev.devenv.profile={PROFILE}", TEST_LABEL]})
             if c.labels.get("dev.devenv.kind") in ({kind} if kind else {"probe", "restore", "switch", "clean", "wipe"})]
 
 
@@ -141,11 +141,11 @@ def test_interrupted_switch_is_rolled_forward(db, engine, monkeypatch, phase, st
     eng = connect()
     stack = db.stack()
     image = stack.services["db"].image.tag
-    snap = SnapshotStore(db.root / "cache" / "snapshots" / "devenv").get(PROFILE, "latest")
+    snap = SnapshotStore(db.root / "cache" / "snapshots" / db.name).get(PROFILE, "latest")
     with pytest.raises(HelperError, match="exit 137"):
         restore.restore_into_volume(eng, snap, image_id=eng.api.inspect_image(image)["Id"], image=image,
-                                    volume=f"devenv-{PROFILE}-db-data", profile=PROFILE, reporter=SilentReporter())
-    assert datadir_state.datadir_state(eng, image, f"devenv-{PROFILE}-db-data", PROFILE) \
+                                    volume=db.volume(), profile=PROFILE, reporter=SilentReporter())
+    assert datadir_state.datadir_state(eng, image, db.volume(), PROFILE) \
         is datadir_state.DatadirState.SWITCH_PENDING
     assert db.prepare() is datadir_state.DatadirState.COMPLETE
     db("up", PROFILE)
@@ -168,7 +168,7 @@ def test_killed_restore_leaves_only_labelled_helpers(db, engine):
     removed = remove_stale_helpers(connect(), PROFILE)
     assert len(removed) == len(left)
     assert not helpers_of(engine)
-    assert engine.containers.get(f"devenv-{PROFILE}-db")  # the service container is no helper
+    assert engine.containers.get(f"{db.name}-{PROFILE}-db")  # the service container is no helper
     db.prepare()
     db("up", PROFILE)
     assert db.checksums() in (db.a, db.b)
