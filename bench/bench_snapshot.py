@@ -61,6 +61,7 @@ class Bench:
         r = subprocess.run(DEVENV + list(args), cwd=self.root if self.root.exists() else self.work,
                            env={**self.env, **(env or {})}, capture_output=True, text=True)
         took = time.perf_counter() - start
+        print(f"{time.strftime('%H:%M:%S')} {took:7.2f}s devenv {' '.join(args)}", file=sys.stderr, flush=True)
         if r.returncode != 0:
             raise SystemExit(f"devenv {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
         return took, r.stdout + r.stderr
@@ -148,15 +149,13 @@ def measure(b: Bench, scale: int, profile: str, size: str) -> dict:
     r["plain_first_write"] = b.sql_seconds(p, "logical", one)
     r["clone_full_update"] = b.sql_seconds(p, "c1", full)
     r["plain_full_update"] = b.sql_seconds(p, "logical", full)
-    if scale == 1:
-        b.run("snapshot", "save", p, "bench-copy", "--name", "logical")   # the newest snapshot: restored next
-        b.run("down", p, "--name", "logical", "--volumes")
-        r["copy_restore"], _ = b.run("up", p, "--name", "copy", env={"DEVENV_CLONES": "0"})
-        b.run("down", p, "--name", "copy", "--volumes")
     for inst in ("c1", "logical"):
         b.run("down", p, "--name", inst, "--volumes")
-    for snap in ("bench", "bench-copy"):
-        subprocess.run(DEVENV + ["snapshot", "rm", snap, "-p", p], cwd=b.root, env=b.env, capture_output=True)
+    if scale == 1:   # the copying restore of the same snapshot, as before clones
+        r["copy_restore"], log = b.run("up", p, "--name", "copy", env={"DEVENV_CLONES": "0"})
+        assert "restored snapshot" in log, log
+        b.run("down", p, "--name", "copy", "--volumes")
+    subprocess.run(DEVENV + ["snapshot", "rm", "bench", "-p", p], cwd=b.root, env=b.env, capture_output=True)
     for d in (b.cache / "datasets").glob("*"):   # the next scale is generated cold too; the disk is freed
         shutil.rmtree(d, ignore_errors=True)
     return r
