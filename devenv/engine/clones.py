@@ -24,6 +24,17 @@ copying restore. A killed devenv leaves at worst an upper layer without an overl
 (the next ``up`` resets it: nothing was ever written through it) or an overlay
 whose base or upper is checked on every start (``check_clone``).
 
+Bases are pruned (``prune_bases``, by ``devenv cache prune``) when no clone uses them and
+their snapshot is gone (removed, or saved again under its name) or older than the newest
+snapshot of its profile; only bases made from the pruning cache's snapshot stores (the
+``dev.devenv.snapshot-store`` label) are judged. The check and the removal hold the base's
+lock, which ``up`` also holds over the fill of a base and the clone made on it.
+
+The trial mount runs until one overlay mounted on an engine (a marker file); afterwards the
+kernel can still refuse a clone's overlay when the database container is created or first
+started (``mount_refused``): ``uncloned_fallback`` then replaces the new clone (nothing was
+written through it) by a plain volume with the copying restore, and says so once.
+
 Clones need the engine on this machine (``DOCKER_HOST`` unset or a unix socket:
 the base's mountpoint is a path on the engine's host, and the base lock is a file
 here) and ``DEVENV_CLONES`` not set to ``0``; otherwise, or when the mount fails,
