@@ -27,6 +27,7 @@ UPDATE = "UPDATE users SET display_name = 'changed by the test' WHERE id = 1"
 @pytest.fixture(scope="module")
 def db(engine, tmp_path_factory):
     p = Project(make_project(tmp_path_factory.mktemp("snapdb")), TEST_LABEL)
+    OURS["name"] = p.name
     p("down", PROFILE, "--volumes")  # a volume left by an aborted run would hold other data
     p("up", PROFILE)
     p.a = p.checksums()           # the snapshot's data
@@ -48,8 +49,12 @@ def ls_datadir(p: Project) -> list[str]:
     return p("exec", "db", "-p", PROFILE, "--", "ls", "-A", "/var/lib/mysql").stdout.split()
 
 
+OURS: dict[str, str] = {}   # the module project's name (its helpers are told apart by it from other workers')
+
+
 def helpers_of(engine, kind=None):
-    return [c for c in engine.containers.list(all=True, filters={"label": [f"dev.devenv.profile={PROFILE}", TEST_LABEL]})
+    return [c for c in engine.containers.list(all=True, filters={"label": [
+        f"dev.devenv.profile={PROFILE}", f"dev.devenv.project={OURS['name']}"]})
             if c.labels.get("dev.devenv.kind") in ({kind} if kind else {"probe", "restore", "switch", "clean", "wipe"})]
 
 
@@ -76,7 +81,7 @@ def test_restore_interrupted_at_extraction_leaves_old_or_snapshot(db, engine, si
 def _rewrite_snapshot(db, name: str, change) -> None:
     """Copy snapshot `latest` to `name` with its tar changed by ``change(bytes) -> bytes``
     and the archive's sha256 recomputed in the manifest (a careful tamperer)."""
-    src = db.root / "cache" / "snapshots" / "devenv" / PROFILE / "latest"
+    src = db.root / "cache" / "snapshots" / db.name / PROFILE / "latest"
     dst = src.parent / name
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
