@@ -79,7 +79,7 @@ def test_rendered_compose_file_runs_with_docker_compose(tiny, engine, tmp_path):
     tiny("down", profile, "--volumes")
     out = tmp_path / "rendered"
     tiny("render", profile, "-o", str(out))
-    project = names.project(profile)
+    project = names.project(names.Scope(tiny.name, profile))   # the tiny project is named uniquely
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin"}
     try:
         r = subprocess.run(["docker-compose", "-f", str(out / "compose.yaml"), "up", "-d"],
