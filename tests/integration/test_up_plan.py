@@ -99,7 +99,7 @@ def test_rendered_compose_file_runs_with_docker_compose(tiny, engine, tmp_path):
         ports = found["front"].attrs["NetworkSettings"]["Ports"]["8000/tcp"]
         assert ports == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
         # the volume is the one devenv uses: same name
-        assert engine.volumes.get(names.volume_name(profile, "data"))
+        assert engine.volumes.get(tiny.volume(profile, "data"))
     finally:
         subprocess.run(["docker-compose", "-f", str(out / "compose.yaml"), "down", "-v"],
                        capture_output=True, env=env, cwd=out, timeout=120)
