@@ -163,6 +163,7 @@ def test_killed_restore_leaves_only_labelled_helpers(db, engine):
     stack's cleanup removes it, and `down --volumes` is not blocked by it."""
     from devenv.engine import connect
     from devenv.engine.helpers import remove_stale_helpers
+    from devenv.names import Scope
 
     to_b(db)
     code, err, _ = db.interrupt(["snapshot", "restore", PROFILE], "==> restore snapshot", SIGNALS["SIGKILL"])
@@ -170,7 +171,7 @@ def test_killed_restore_leaves_only_labelled_helpers(db, engine):
     for c in left:
         assert c.labels["dev.devenv.managed"] == "true" and c.labels["dev.devenv.profile"] == PROFILE
         assert TEST_LABEL.split("=")[0] in c.labels
-    removed = remove_stale_helpers(connect(), PROFILE)
+    removed = remove_stale_helpers(connect(), Scope(db.name, PROFILE))
     assert len(removed) == len(left)
     assert not helpers_of(engine)
     assert engine.containers.get(f"{db.name}-{PROFILE}-db")  # the service container is no helper
