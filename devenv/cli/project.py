@@ -82,7 +82,8 @@ def cache_ls_cmd(as_json: bool) -> None:
 @click.option("--snapshots-of", metavar="PROJECT", help="Also delete the snapshots of PROJECT (they cannot be regenerated).")
 @click.option("--dry-run", is_flag=True, help="Only say what would be freed.")
 def cache_prune_cmd(snapshots_of: str | None, dry_run: bool) -> None:
-    """Free datasets and image sets no project uses (they are regenerated when needed)."""
+    """Free datasets and image sets no project uses (they are regenerated when needed), and the
+    engine's clone bases no instance uses whose snapshot is gone or superseded."""
     from ..housekeeping import prune_cache
     from ..paths import cache_dir
     from ..project import NAME_RE, ProjectError
@@ -92,7 +93,26 @@ def cache_prune_cmd(snapshots_of: str | None, dry_run: bool) -> None:
     verb = "would free" if dry_run else "freed"
     for e in removed:
         click.echo(f"{verb} {e.kind} {e.id} ({e.bytes / 1e6:,.1f} MB)")
-    click.echo(f"{verb} {sum(e.bytes for e in removed) / 1e6:,.1f} MB in {len(removed)} entries")
+    bases = _prune_bases(cache_dir(), dry_run)
+    for b in bases:
+        size = f"{b.bytes / 1e6:,.1f} MB" if b.bytes is not None else "size unknown"
+        click.echo(f"{verb} clone base {b.volume} of {b.project} ({size}): {b.reason}")
+    total = sum(e.bytes for e in removed) + sum(b.bytes or 0 for b in bases)
+    click.echo(f"{verb} {total / 1e6:,.1f} MB in {len(removed) + len(bases)} entries")
+
+
+def _prune_bases(cache: Path, dry_run: bool) -> list:
+    """The engine's clone bases of this cache's snapshots that are stale (engine/clones.py); none
+    when no engine answers (said on stderr)."""
+    from ..engine import connect
+    from ..engine.clones import prune_bases
+    from ..errors import EngineUnreachableError
+    try:
+        engine = connect()
+    except EngineUnreachableError as exc:
+        click.echo(f"clone bases not checked: {exc}", err=True)
+        return []
+    return prune_bases(engine, cache / "snapshots", dry_run)
 
 
 @click.command("watch")

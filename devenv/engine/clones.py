@@ -24,6 +24,17 @@ copying restore. A killed devenv leaves at worst an upper layer without an overl
 (the next ``up`` resets it: nothing was ever written through it) or an overlay
 whose base or upper is checked on every start (``check_clone``).
 
+Bases are pruned (``prune_bases``, by ``devenv cache prune``) when no clone uses them and
+their snapshot is gone (removed, or saved again under its name) or older than the newest
+snapshot of its profile; only bases made from the pruning cache's snapshot stores (the
+``dev.devenv.snapshot-store`` label) are judged. The check and the removal hold the base's
+lock, which ``up`` also holds over the fill of a base and the clone made on it.
+
+The trial mount runs until one overlay mounted on an engine (a marker file); afterwards the
+kernel can still refuse a clone's overlay when the database container is created or first
+started (``mount_refused``): ``uncloned_fallback`` then replaces the new clone (nothing was
+written through it) by a plain volume with the copying restore, and says so once.
+
 Clones need the engine on this machine (``DOCKER_HOST`` unset or a unix socket:
 the base's mountpoint is a path on the engine's host, and the base lock is a file
 here) and ``DEVENV_CLONES`` not set to ``0``; otherwise, or when the mount fails,
@@ -54,6 +65,7 @@ BASE = f"{names.PREFIX}.base"                 # on overlays and uppers: the base
 UPPER = f"{names.PREFIX}.upper"               # on overlays: their upper-layer volume
 SNAPSHOT = f"{names.PREFIX}.snapshot"         # on bases: "profile/name"
 DIGEST = f"{names.PREFIX}.snapshot-digest"    # on bases: sha256 of the snapshot's manifest.json
+STORE = f"{names.PREFIX}.snapshot-store"      # on bases: the snapshot store (directory) it came from
 SEAL = f"{names.PREFIX}.seal"                 # on the sealed record: sha256 of the base's listing
 BASE_KINDS = ("base", "base-sealed")
 BASE_MOUNT = "/base"                          # where helpers see the base (read-only)
@@ -106,7 +118,8 @@ def unavailable_reason() -> str | None:
 def _base_labels(scope: Scope, kind: str, snapshot: Snapshot, base: str) -> dict[str, str]:
     m = snapshot.manifest
     labels = names.extra_labels() | {names.MANAGED: "true", names.PROJECT: scope.project, names.KIND: kind,
-                                     BASE: base, SNAPSHOT: f"{m.profile}/{m.name}", DIGEST: digest(snapshot)}
+                                     BASE: base, SNAPSHOT: f"{m.profile}/{m.name}", DIGEST: digest(snapshot),
+                                     STORE: str(snapshot.path.parent.parent.resolve())}
     if scope.root:
         labels[names.PROJECT_ROOT] = scope.root
     return labels
@@ -165,13 +178,28 @@ def seal_of(engine: Engine, image: str, base: str, scope: Scope) -> str:
     return _run(engine, image, scope, "seal", {base: {"bind": BASE_MOUNT, "mode": "ro"}}, SEAL_SCRIPT)
 
 
+_held: dict[str, int] = {}   # base locks this process holds (re-entered, not re-taken: flock would deadlock)
+
+
 @contextmanager
 def _base_lock(store: SnapshotStore, base: str):
-    """One fill of a base at a time (two `up` of one project, or `snapshot rm` meanwhile)."""
+    """One user of a base's life cycle at a time: its fill, a clone being made on it, its removal
+    (two `up` of one project, `snapshot rm` or `cache prune` meanwhile)."""
+    if _held.get(base):
+        _held[base] += 1
+        try:
+            yield
+        finally:
+            _held[base] -= 1
+        return
     store.root.mkdir(parents=True, exist_ok=True)
     with open(store.root / f".{base}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+        _held[base] = 1
+        try:
+            yield
+        finally:
+            _held.pop(base, None)
 
 
 def sealed_base(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str, scope: Scope,
@@ -241,9 +269,7 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
         except CloneError:
             _remove_volume(engine, upper)
             raise
-        up_mp = _volume(engine, upper)["Mountpoint"]
-        opts = {"type": "overlay", "device": "overlay",
-                "o": f"lowerdir={base.mountpoint},upperdir={up_mp}/upper,workdir={up_mp}/work"}
+        opts = overlay_options(base.mountpoint, _volume(engine, upper)["Mountpoint"])
         engine.api.create_volume(volume, driver="local", driver_opts=opts, labels=labels | {UPPER: upper})
         marker = _mounted_marker(engine)
         if marker is not None and marker.exists():
@@ -258,6 +284,12 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
         if marker is not None:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(f"{upper}\n")
+
+
+def overlay_options(lower: str, upper_mountpoint: str) -> dict[str, str]:
+    """The local driver's options of a clone: ``lower`` (the base) under the upper volume's layer."""
+    return {"type": "overlay", "device": "overlay",
+            "o": f"lowerdir={lower},upperdir={upper_mountpoint}/upper,workdir={upper_mountpoint}/work"}
 
 
 def _mounted_marker(engine: Engine) -> Path | None:
@@ -353,10 +385,11 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
         if snap is not None:
             check_server(snap, image_id, sp.image.tag)
             try:
-                base = sealed_base(engine, snap, image_id=image_id, image=sp.image.tag, scope=stack.scope,
-                                   store=store, reporter=reporter)
-                create_clone(engine, base, image=sp.image.tag, volume=volume, short=v.name, scope=stack.scope,
-                             reporter=reporter)
+                with _base_lock(store, base_name(stack.scope.project, snap)):   # not pruned meanwhile
+                    base = sealed_base(engine, snap, image_id=image_id, image=sp.image.tag, scope=stack.scope,
+                                       store=store, reporter=reporter)
+                    create_clone(engine, base, image=sp.image.tag, volume=volume, short=v.name, scope=stack.scope,
+                                 reporter=reporter)
                 return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id), None
             except ClonesUnavailable as exc:
                 reason = str(exc)
@@ -367,3 +400,102 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
         return seed, None
     return seed, (f"copy-on-write clones are not available ({reason}); snapshot {seed.restored} was restored "
                   "into the volume by copying instead")
+
+
+@dataclass(frozen=True)
+class StaleBase:
+    volume: str
+    project: str
+    snapshot: str        # "profile/name" it was unpacked from
+    reason: str          # why it goes
+    bytes: int | None    # its size on the engine's disk, when the Engine reports it
+
+
+def _stale_reason(labels: dict, store: SnapshotStore) -> str | None:
+    """Why a base (unused) is not worth keeping, or None: its snapshot is gone (removed, or
+    saved again under its name: another digest), or a newer snapshot of its profile exists
+    (new instances clone that one)."""
+    profile = labels.get(SNAPSHOT, "/").split("/", 1)[0]
+    snaps = store.list(profile) if profile else []
+    own = [s for s in snaps if digest(s) == labels.get(DIGEST)]
+    if not own:
+        return f"snapshot {labels.get(SNAPSHOT, '?')} of this base is gone"
+    newer = [s for s in snaps if s.manifest.created > own[0].manifest.created]
+    if newer:
+        latest = max(newer, key=lambda s: s.manifest.created).manifest
+        return f"snapshot {latest.profile}/{latest.name} of profile {profile} is newer"
+    return None
+
+
+def _sizes(engine: Engine) -> dict[str, int]:
+    try:
+        return {v["Name"]: (v.get("UsageData") or {}).get("Size", -1) for v in engine.api.df().get("Volumes") or []}
+    except docker.errors.APIError:
+        return {}
+
+
+def prune_bases(engine: Engine, snapshots_root: Path, dry_run: bool = False) -> list[StaleBase]:
+    """Remove the bases no clone uses whose snapshot is gone or older than the newest snapshot of
+    their profile (``devenv cache prune``). Only bases made from this cache's snapshot stores
+    (``snapshots_root/<project>``) are looked at: another cache's snapshots are not ours to
+    judge. A base in use is never removed; the check and the removal hold the base's lock, so
+    a clone being made on it meanwhile waits (and then unpacks it anew)."""
+    wanted = [f"{names.MANAGED}=true", f"{names.KIND}=base"]
+    found = engine.api.volumes(filters={"label": wanted})["Volumes"] or []
+    sizes = _sizes(engine) if found else {}
+    root = Path(snapshots_root).resolve()
+    out = []
+    for v in sorted(found, key=lambda v: v["Name"]):
+        labels, name = v.get("Labels") or {}, v["Name"]
+        project = labels.get(names.PROJECT, "")
+        if not project or labels.get(STORE) != str(root / project):   # another cache's (or unlabelled: made before)
+            continue
+        store = SnapshotStore(root / project)
+        with _base_lock(store, name):
+            if users_of(engine, name):
+                continue
+            reason = _stale_reason(labels, store)
+            if reason is None:
+                continue
+            if not dry_run:
+                _remove_volume(engine, sealed_name(name))   # the record first: a base without it is never used
+                _remove_volume(engine, name)
+        size = sizes.get(name)
+        out.append(StaleBase(name, project, labels.get(SNAPSHOT, "?"), reason, size if size and size >= 0 else None))
+    return out
+
+
+MOUNT_REFUSED = ("failed to mount local volume", "error while mounting volume")
+
+
+def mount_refused(error: str) -> bool:
+    """The Engine's words for a volume it could not mount when starting a container."""
+    return any(m in error for m in MOUNT_REFUSED)
+
+
+def uncloned_fallback(engine: Engine, stack, sp, new_volumes: set[str], error: str, reporter: Reporter):
+    """The database's first start on its new clone failed because the kernel refused the overlay
+    mount (the trial mount is skipped once one worked on this engine; a kernel or filesystem can
+    change): nothing was ever written through the clone, so it is replaced by a plain volume with
+    the copying restore of the same snapshot. The caller removed the container and makes it
+    again with the returned SeedPlan. Returns (SeedPlan, the one warning)."""
+    from .seeding import plan_seed
+    v = sp.service.volumes[0]
+    volume = names.volume_name(stack.scope, v.name)
+    upper = ((_volume(engine, volume) or {}).get("Labels") or {}).get(UPPER, upper_name(volume))
+    with reporter.step(f"remove the clone {volume} (the engine refused its overlay mount)"):
+        _remove_volume(engine, volume)
+        _remove_volume(engine, upper)
+        marker = _mounted_marker(engine)
+        if marker is not None:
+            marker.unlink(missing_ok=True)   # the next clone tries a mount first again
+    engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, v.name))
+    seed = plan_seed(engine, stack, sp, set(new_volumes) | {volume}, reporter)
+    # the kernel's reason ends the Engine's message ("...: mount overlay:...: no such file or directory")
+    cause = error.strip().rsplit(": ", 1)[-1][:200] if error.strip() else "mount refused"
+    return seed, (f"copy-on-write clones are not available (the engine refused the overlay mount: {cause}); "
+                  + (f"snapshot {seed.restored} was restored into the volume by copying instead" if seed.restored
+                     else "the volume was seeded instead"))
+
+
+__all__ += ["StaleBase", "mount_refused", "overlay_options", "prune_bases", "uncloned_fallback"]

@@ -11,11 +11,13 @@ context; the tag is the content hash, so an existing tag means "nothing to build
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker.errors
@@ -37,6 +39,22 @@ def image_exists(engine: Engine, tag: str) -> bool:
         return False
 
 
+@contextmanager
+def _tag_lock(tag: str):
+    """One build of a tag at a time on this machine: two `devenv up` (or test workers) that both
+    miss an image build it once; the second waits, then finds it (callers check again inside)."""
+    d = Path(tempfile.gettempdir()) / "devenv-image-locks"
+    try:
+        d.mkdir(mode=0o1777, exist_ok=True)
+        f = open(d / (re.sub(r"[^A-Za-z0-9_.-]", "_", tag) + ".lock"), "w")
+    except OSError:   # another user's lock directory: build unlocked, as before
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def sources_list(base: BaseImage) -> str:
     """APT sources as a Debian installer writes them: release, updates and security."""
     os_ = base.os
@@ -50,6 +68,13 @@ def ensure_base(engine: Engine, base: BaseImage, reporter: Reporter) -> bool:
     """Make sure the base image exists; bootstrap it when needed. True when built."""
     if image_exists(engine, base.tag):
         return False
+    with _tag_lock(base.tag):
+        if image_exists(engine, base.tag):   # built by another devenv meanwhile
+            return False
+        return _bootstrap(engine, base, reporter)
+
+
+def _bootstrap(engine: Engine, base: BaseImage, reporter: Reporter) -> bool:
     if not base.bootstrapped:
         raise DevenvError(f"base image {base.tag} (os.image in the profile) is not present on the engine",
                           "Load or build it first (docker load / docker pull), or drop os.image so devenv bootstraps one.")
@@ -159,9 +184,13 @@ def ensure_images(engine: Engine, plans: list[ImagePlan], base: BaseImage, repor
     if not missing:
         return []
     ensure_base(engine, base, reporter)
+    built = []
     for plan in missing:
-        build_image(engine, plan, reporter)
-    return [p.tag for p in missing]
+        with _tag_lock(plan.tag):
+            if not image_exists(engine, plan.tag):   # else built by another devenv meanwhile
+                build_image(engine, plan, reporter)
+                built.append(plan.tag)
+    return built
 
 
 def ensure_service_image(engine: Engine, profiles_dir, profile: str, service: str, reporter: Reporter) -> str:

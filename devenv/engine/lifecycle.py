@@ -33,7 +33,7 @@ from .datadir import prepare_data_volume
 from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
-from .clones import is_base_volume, seed_by_clone
+from .clones import is_base_volume, mount_refused, seed_by_clone, uncloned_fallback
 
 STOP_TIMEOUT = 10
 
@@ -157,6 +157,16 @@ def _remove(engine: Engine, container: str) -> None:
         raise DevenvError(f"removing container {container} failed: {exc.explanation or exc}") from None
 
 
+def _create_seeded(engine: Engine, stack: Stack, sp: ServicePlan, name: str, seed, result: UpResult,
+                   reporter: Reporter) -> None:
+    """A new container with its seed binds (dataset) and image set: created, filled and started."""
+    binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
+    _create(engine, container_spec(stack, sp, binds))
+    copied = populate_imageset(engine, stack, sp, name, reporter)
+    result.images_copied += [copied] if copied else []
+    _start(engine, sp, name)
+
+
 def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -> UpResult:
     """Build what is missing, then converge the running environment to ``stack``."""
     return execute(engine, plan_up(engine, instance_stack(engine, stack)), reporter, timeout)
@@ -261,11 +271,17 @@ def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict
         if seed.restored:   # a clone, unless it fell back to the copying restore (the warning)
             (result.cloned if step.data is Data.CLONE and not warning else result.restored).append(seed.restored)
         result.seeded += [seed.dataset] if seed.binds else []
-        binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
-        _create(engine, container_spec(stack, sp, binds))
-        copied = populate_imageset(engine, stack, sp, name, reporter)
-        result.images_copied += [copied] if copied else []
-        _start(engine, sp, name)
+        try:
+            _create_seeded(engine, stack, sp, name, seed, result, reporter)
+        except DevenvError as exc:   # a new clone's overlay refused at its first mount: copy instead
+            if not (step.data is Data.CLONE and seed.restored and not warning and mount_refused(exc.message)):
+                raise
+            _remove(engine, name)
+            result.cloned.remove(seed.restored)
+            seed, warning = uncloned_fallback(engine, stack, sp, new_volumes, exc.message, reporter)
+            result.warnings.append(warning)
+            (result.restored if seed.restored else result.seeded).append(seed.restored or seed.dataset)
+            _create_seeded(engine, stack, sp, name, seed, result, reporter)
         done[step.service] = result.created
 
 

@@ -17,9 +17,10 @@ PROFILE = "t-snapdb"
 TABLES = ["users", "shops", "listings", "listing_images", "orders", "order_items"]
 
 
-def make_project(root: Path, name: str = "devenv") -> Path:
-    """A project named ``name``; the restore-safety tests still use `devenv` (volume names as
-    devenv-t-snapdb-db-data, and ``Project.stack``/``prepare`` render for the reference project)."""
+def make_project(root: Path, name: str | None = None) -> Path:
+    """A project named ``name`` (default: a unique one, so parallel workers never share its
+    containers and volumes; ``Project.name`` reads it back)."""
+    name = name or unique_name("rs")
     (root / "profiles").mkdir(parents=True)
     shutil.copy(FIXTURES / "itest" / "profiles" / f"{PROFILE}.yaml", root / "profiles")
     (root / "images").mkdir()   # the mariadb recipe comes from devenv's library
@@ -37,6 +38,8 @@ class Project:
 
     def __init__(self, root: Path, labels: str):
         self.root, self.labels = root, labels
+        self.name = next(ln.split(":", 1)[1].strip() for ln in (root / "devenv.yaml").read_text().splitlines()
+                         if ln.startswith("name:"))
         self.env = {**os.environ, "DEVENV_LABELS": labels, "DEVENV_CACHE": str(root / "cache")}
         self.env.pop("DEVENV_PROFILES_DIR", None)
 
@@ -50,6 +53,10 @@ class Project:
     def sql(self, query: str) -> str:
         return self("exec", "db", "-p", PROFILE, "--", "mariadb", "-uroot", "-N", "-B", "shop", "-e",
                     query).stdout.strip()
+
+    def volume(self) -> str:
+        """The datadir volume of the default instance."""
+        return f"{self.name}-{PROFILE}-db-data"
 
     def checksums(self) -> str:
         return self.sql("CHECKSUM TABLE " + ", ".join(TABLES))
@@ -84,7 +91,7 @@ class Project:
         from devenv.profile import ProfileStore
         from devenv.render import Renderer
         store = ProfileStore.locate(str(self.root / "profiles"))
-        return Renderer(store.images_dir).render(store.load(PROFILE))
+        return Renderer(store.images_dir, project=self.name).render(store.load(PROFILE))
 
     def prepare(self):
         """What `up` does before starting the database (the integrator's hook), in process."""

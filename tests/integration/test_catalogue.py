@@ -91,6 +91,7 @@ services:
     volumes: {{datadir: /var/lib/tiny}}
 """)
     dv = CatalogueDevenv(tiny.project, tiny.cache)
+    dv.name = tiny.name
     dv.ns = f"{registry.host}/t{uid}"
     dv.tags = image_tags(tiny.project, "t-cat") + image_tags(tiny.project, "t-other")
     yield dv
@@ -158,7 +159,7 @@ def test_round_trip_publish_delete_pull_up(cat, engine):
     assert "MB/s" in r.stderr   # progress: bytes and rate
     assert listing(cat)["t-cat"]["present"] == "yes"
     assert downloads(cat) == set()   # staged chunks are gone once installed
-    marker = json.loads((cat.cache / "snapshots/devenv/t-cat/latest/catalogue.json").read_text())
+    marker = json.loads((cat.cache / f"snapshots/{cat.name}/t-cat/latest/catalogue.json").read_text())
     assert marker["registry"] == cat.ns and marker["entry"] == "t-cat"
 
     r = cat("up", "t-cat")

@@ -16,13 +16,14 @@ import uuid
 import pytest
 
 from tests.conftest import REFERENCE, write
-from tests.integration.conftest import cleanup
+from tests.integration.conftest import cleanup, name_project
+from tests.ports import free_port
 from tests.integration.registry import registry  # noqa: F401  (fixture)
 from tests.integration.test_catalogue import CatalogueDevenv, image_tags, listing, remove_images
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PORT = 18090
+PORT = free_port()   # not a fixed one: parallel runs
 TABLES = "users, shops, listings, listing_images, orders, order_items"
 
 
@@ -42,6 +43,7 @@ def get(path="/"):
 @pytest.fixture
 def site(tmp_path, engine, registry):  # noqa: F811
     shutil.copytree(REFERENCE, tmp_path, dirs_exist_ok=True)   # the lamp project: devenv.yaml, profiles/, app/
+    name_project(tmp_path, "cs")
     uid = uuid.uuid4().hex[:10]
     write(tmp_path / "images/catalogue-test.j2", "{{ vars.catalogue_test }}\n")
     unique = "files: {/etc/devenv-catalogue-test: catalogue-test.j2}"

@@ -175,3 +175,67 @@ def test_interrupted_clone_leaves_nothing_a_later_up_trusts(p, engine, sig, mark
     ours = sorted(v.name for v in engine.volumes.list(filters={"label": p.scope("cut").filters()}))
     assert ours == sorted([p.datadir("cut"), clones.upper_name(p.datadir("cut"))])
     p("down", PROFILE, "--name", "cut", "--volumes")
+
+
+def bases_of_project(engine, p) -> set[str]:
+    return {v.name for v in engine.volumes.list(filters={"label": [f"{names.PROJECT}={p.name}",
+                                                                   f"{names.KIND}=base"]})}
+
+
+def test_cache_prune_removes_bases_no_clone_uses_once_their_snapshot_is_superseded_or_gone(p, engine):
+    p("up", PROFILE, "--name", "pa")
+    used = volume_labels(engine, p.datadir("pa"))[clones.BASE]
+    p("snapshot", "save", PROFILE, "newer", "--name", "pa")      # `used` is now older than `newer`
+    r = p("cache", "prune")
+    assert used not in r.stdout and used in bases_of_project(engine, p)   # pa's clone uses it: kept
+    stale = bases_of_project(engine, p) - {used}                  # earlier tests' bases, unused
+
+    p("down", PROFILE, "--name", "pa", "--volumes")
+    r = p("cache", "prune", "--dry-run")
+    assert f"would free clone base {used} of {p.name}" in r.stdout and "newer" in r.stdout, r.stdout
+    assert used in bases_of_project(engine, p)
+    r = p("cache", "prune")
+    assert f"freed clone base {used} of {p.name}" in r.stdout, r.stdout
+    assert not (bases_of_project(engine, p) & (stale | {used}))
+    assert not engine.volumes.list(filters={"name": clones.sealed_name(used)})
+
+    p("up", PROFILE, "--name", "pc")                              # clones `newer`: a base of its own
+    current = volume_labels(engine, p.datadir("pc"))[clones.BASE]
+    p("down", PROFILE, "--name", "pc", "--volumes")
+    assert f"clone base {current}" not in p("cache", "prune").stdout   # unused, but the newest snapshot's
+    import shutil
+    shutil.rmtree(p.root / "cache" / "snapshots" / p.name / PROFILE / "newer")   # gone behind devenv's back
+    r = p("cache", "prune")
+    assert f"freed clone base {current} of {p.name}" in r.stdout and "is gone" in r.stdout, r.stdout
+    assert current not in bases_of_project(engine, p)
+
+
+def test_overlay_refused_at_the_database_start_falls_back_to_copying(p, engine, monkeypatch, capsys):
+    """The trial mount runs only until one overlay mounted on the engine (a marker); a refusal at
+    the database's first start then replaces the new clone by a copying restore, said once."""
+    from devenv.cli import main
+    from devenv.engine import connect
+    p("up", PROFILE, "--name", "m0")                # a clone that mounts: the engine's marker is set
+    expected = p.checksums_of("m0")
+    p("down", PROFILE, "--name", "m0", "--volumes")
+    for k, v in p.env.items():
+        if k.startswith("DEVENV_"):
+            monkeypatch.setenv(k, v)
+    monkeypatch.chdir(p.root)
+    assert clones._mounted_marker(connect()).exists()
+    real = clones.overlay_options
+    monkeypatch.setattr(clones, "overlay_options",     # a lower layer the kernel cannot find
+                        lambda lower, upper: real(lower + "-missing", upper))
+    try:
+        main(["up", PROFILE, "--name", "mf"])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert err.count("copy-on-write clones are not available (the engine refused the overlay mount") == 1, err
+    assert "restored snapshot: t-snapdb/" in out and "cloned snapshot" not in out, out
+    assert clones.BASE not in volume_labels(engine, p.datadir("mf"))
+    assert not engine.volumes.list(filters={"name": clones.upper_name(p.datadir("mf"))})
+    assert p.checksums_of("mf") == expected
+    p("down", PROFILE, "--name", "mf", "--volumes")

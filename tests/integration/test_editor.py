@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from devenv import names
 from devenv.compose_identity import PROJECT, SERVICE
 from tests.conftest import FIXTURES, REPO, write
 from tests.integration.browser import Browser, chromium_path
-from tests.integration.conftest import TEST_LABEL, Devenv
+from tests.integration.conftest import TEST_LABEL, Devenv, machine_lock, name_project
 
 CLI_VERSION = "0.89"
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -63,11 +62,11 @@ services:
 def project(tmp_path, engine):
     root = tmp_path / "proj"
     shutil.copytree(FIXTURES / "images", root / "images")
-    (root / "devenv.yaml").write_text("name: devenv\n")   # names as the tests spell them (devenv-e-dc-app)
+    name = name_project(root, "ed")   # unique: parallel workers and sessions never share containers
     write(root / "profiles" / "e-dc.yaml", DC_PROFILE)
     write(root / "profiles" / "e-dash.yaml", DASH_PROFILE)
     write(root / "app" / "hello.txt", "hello from the host\n")
-    yield Devenv(root, cache=tmp_path / "cache")
+    yield Devenv(root, cache=tmp_path / "cache", name=name)
     from tests.integration.conftest import cleanup
     cleanup(engine)
 
@@ -80,11 +79,12 @@ def devcontainer_cli() -> str:
         pytest.skip("npm is not installed (scripts/test installs it)")
     prefix = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "devenv-tests" / f"devcontainers-cli-{CLI_VERSION}"
     exe = prefix / "node_modules" / ".bin" / "devcontainer"
-    if not exe.exists():
-        prefix.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                            f"@devcontainers/cli@{CLI_VERSION}"], capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr
+    with machine_lock("devcontainers-cli"):   # one npm install into the shared prefix, whatever the workers
+        if not exe.exists():
+            prefix.mkdir(parents=True, exist_ok=True)
+            r = subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+                                f"@devcontainers/cli@{CLI_VERSION}"], capture_output=True, text=True, timeout=600)
+            assert r.returncode == 0, r.stderr
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True).stdout.strip()
     assert version.startswith(CLI_VERSION + "."), version
     return str(exe)
@@ -100,10 +100,10 @@ def run_cli(cli: str, project: Devenv, *args: str, timeout: float = 300) -> subp
                           cwd=project.project, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def compose_project_containers(engine, profile: str) -> dict[str, str]:
+def compose_project_containers(engine, compose_project: str) -> dict[str, str]:
     """name -> id of every container, devenv's or not, in the stack's compose project."""
     return {c.name: c.id for c in engine.containers.list(
-        all=True, filters={"label": f"{PROJECT}={names.project(profile)}"})}
+        all=True, filters={"label": f"{PROJECT}={compose_project}"})}
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
@@ -120,7 +120,7 @@ def test_devcontainer_up_attaches_to_the_stack_devenv_status_shows(project, engi
     assert r.returncode == 0, r.stderr
     conf = json.loads(r.stdout)
     assert conf["configuration"]["service"] == "app"
-    assert conf["configuration"]["dockerComposeFile"] == ["devenv-e-dc/compose.yaml"]
+    assert conf["configuration"]["dockerComposeFile"] == [f"{project.name}-e-dc/compose.yaml"]
     assert conf["workspace"]["workspaceFolder"] == "/srv/app"
 
     start = time.monotonic()
@@ -129,7 +129,7 @@ def test_devcontainer_up_attaches_to_the_stack_devenv_status_shows(project, engi
     print(f"\ndevcontainer up (build, create, attach) took {time.monotonic() - start:.1f}s")
     up = json.loads(r.stdout.strip().splitlines()[-1])
     assert up["outcome"] == "success", up
-    assert up["composeProjectName"] == "devenv-e-dc" and up["remoteWorkspaceFolder"] == "/srv/app"
+    assert up["composeProjectName"] == f"{project.name}-e-dc" and up["remoteWorkspaceFolder"] == "/srv/app"
     assert "devenv --project" in r.stderr and "e-dc: " in r.stderr     # initializeCommand ran devenv up
     assert not COMPOSE_UP.search(r.stderr), r.stderr                   # and the CLI started nothing itself
 
@@ -139,13 +139,13 @@ def test_devcontainer_up_attaches_to_the_stack_devenv_status_shows(project, engi
     app = engine.containers.get(by_service["app"]["container"])
     assert up["containerId"] == app.id                        # the editor is in devenv's own container
     # one stack: nothing in the compose project but devenv's two containers
-    assert compose_project_containers(engine, "e-dc") == {"devenv-e-dc-app": app.id,
-                                                           "devenv-e-dc-store": engine.containers.get(
-                                                               "devenv-e-dc-store").id}
+    assert compose_project_containers(engine, f"{project.name}-e-dc") == {f"{project.name}-e-dc-app": app.id,
+                                                           f"{project.name}-e-dc-store": engine.containers.get(
+                                                               f"{project.name}-e-dc-store").id}
 
     # the workspace is the working tree: an edit on the host is read in the container, from the workspace
     write(root / "app" / "hello.txt", "edited on the host\n")
-    ids = ["--id-label", f"{PROJECT}=devenv-e-dc", "--id-label", f"{SERVICE}=app"]
+    ids = ["--id-label", f"{PROJECT}={project.name}-e-dc", "--id-label", f"{SERVICE}=app"]
     r = run_cli(devcontainer_cli, project, "exec", "--workspace-folder", str(root), *ids,
                 "sh", "-c", "pwd && cat hello.txt && hostname")
     assert r.returncode == 0, r.stderr
@@ -163,29 +163,29 @@ def test_a_container_from_before_the_labels_is_recreated_not_duplicated(project,
     root = project.project
     project("up", "e-dc")
     project("devcontainer", "e-dc", "--service", "app")
-    old = engine.containers.get("devenv-e-dc-app")
+    old = engine.containers.get(f"{project.name}-e-dc-app")
     labels = {k: v for k, v in old.labels.items() if not k.startswith("com.docker.compose.")}
     image = old.image.id
     old.remove(force=True)
-    legacy = engine.containers.run(image, name="devenv-e-dc-app", labels=labels, network="devenv-e-dc",
+    legacy = engine.containers.run(image, name=f"{project.name}-e-dc-app", labels=labels, network=f"{project.name}-e-dc",
                                    volumes={str(root / "app"): {"bind": "/srv/app", "mode": "rw"}}, detach=True)
     assert PROJECT not in legacy.labels
     project("up", "e-dc")                     # keeps it: its settings hash is the declared one
-    assert engine.containers.get("devenv-e-dc-app").id == legacy.id
+    assert engine.containers.get(f"{project.name}-e-dc-app").id == legacy.id
 
     r = run_cli(devcontainer_cli, project, "up", "--workspace-folder", str(root))
     assert r.returncode == 0, r.stderr
     up = json.loads(r.stdout.strip().splitlines()[-1])
     assert "recreated for the editor: app" in r.stderr
-    now = engine.containers.get("devenv-e-dc-app")
+    now = engine.containers.get(f"{project.name}-e-dc-app")
     assert now.id != legacy.id and up["containerId"] == now.id and now.labels[SERVICE] == "app"
-    assert set(compose_project_containers(engine, "e-dc")) == {"devenv-e-dc-app", "devenv-e-dc-store"}
+    assert set(compose_project_containers(engine, f"{project.name}-e-dc")) == {f"{project.name}-e-dc-app", f"{project.name}-e-dc-store"}
 
 
 def test_watch_rewrites_the_devcontainer_files_when_the_profile_changes(project, engine):
     root = project.project
     project("devcontainer", "e-dc", "--service", "app")
-    compose = root / ".devcontainer/devenv-e-dc/compose.yaml"
+    compose = root / f".devcontainer/{project.name}-e-dc/compose.yaml"
     before = compose.read_text()
     env = {**os.environ, "DEVENV_LABELS": TEST_LABEL, "DEVENV_CACHE": str(project.cache)}
     env.pop("DEVENV_PROFILES_DIR", None)
@@ -242,7 +242,7 @@ def test_dash_in_headless_chromium_shows_services_and_a_stopped_one_turns_red(pr
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         print(f"\nscreenshot: {browser.screenshot(ARTIFACTS / 'dash-healthy.png')}")
 
-        engine.containers.get("devenv-e-dash-beta").stop(timeout=5)
+        engine.containers.get(f"{project.name}-e-dash-beta").stop(timeout=5)
         stopped = time.monotonic()
         red, _ = browser.wait_for(
             f"(() => {{ const b = {rows}.find(e => e.dataset.service == 'beta');"

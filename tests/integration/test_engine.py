@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 def containers(engine, profile):
     return {c.labels[names.SERVICE]: c for c in
-            engine.containers.list(all=True, filters={"label": f"{names.PROFILE}={profile}"})}
+            engine.containers.list(all=True, filters={"label": [f"{names.PROFILE}={profile}", TEST_LABEL]})}
 
 
 def test_connect_reaches_the_engine_and_names_an_unreachable_one(engine, monkeypatch, tmp_path):
@@ -49,7 +49,7 @@ def test_connect_reaches_the_engine_and_names_an_unreachable_one(engine, monkeyp
 def test_up_status_exec_logs_down(tiny, engine):
     r = tiny("up", "t-stack")
     assert "created: store, front" in r.stdout or "created: front, store" in r.stdout
-    assert "front" in r.stdout and "tcp://127.0.0.1:18081" in r.stdout
+    assert "front" in r.stdout and f"tcp://127.0.0.1:{tiny.port}" in r.stdout
 
     st = json.loads(tiny("status", "t-stack", "--json").stdout)
     rows = {s["service"]: s for s in st["services"]}
@@ -57,7 +57,7 @@ def test_up_status_exec_logs_down(tiny, engine):
     assert rows["front"]["health"] == "no healthcheck"
     assert rows["store"]["image"].startswith("devenv/store:")
     cs = containers(engine, "t-stack")
-    assert cs["store"].name == "devenv-t-stack-store"
+    assert cs["store"].name == tiny.container("t-stack", "store")
     assert cs["store"].labels[names.MANAGED] == "true"
 
     r = tiny("exec", "store", "-p", "t-stack", "--", "cat", "/etc/greeting.txt")
@@ -73,9 +73,9 @@ def test_up_status_exec_logs_down(tiny, engine):
     assert r.returncode == 0 and r.stdout.strip()
 
     r = tiny("down", "t-stack")
-    assert "kept volumes: devenv-t-stack-data" in r.stdout
+    assert f"kept volumes: {tiny.volume('t-stack', 'data')}" in r.stdout
     assert containers(engine, "t-stack") == {}
-    assert not engine.networks.list(names=["devenv-t-stack"])
+    assert not engine.networks.list(names=[f"{tiny.name}-t-stack"])
     assert tiny("status", "t-stack").stdout.startswith("t-stack: not running")
 
 
@@ -117,12 +117,12 @@ def test_volumes_survive_down_unless_asked(tiny, engine):
     tiny("up", "t-stack")
     tiny("exec", "store", "-p", "t-stack", "--", "sh", "-c", "echo precious > /data/keep")
     tiny("down", "t-stack")
-    assert engine.volumes.get("devenv-t-stack-data")
+    assert engine.volumes.get(tiny.volume("t-stack", "data"))
     tiny("up", "t-stack")
     assert tiny("exec", "store", "-p", "t-stack", "--", "cat", "/data/keep").stdout == "precious\n"
     r = tiny("down", "t-stack", "--volumes")
     assert "1 volumes" in r.stdout
-    assert not engine.volumes.list(filters={"name": "devenv-t-stack-data"})
+    assert not engine.volumes.list(filters={"name": tiny.volume("t-stack", "data")})
 
 
 def test_stopped_container_is_restarted_by_up(tiny, engine):
@@ -137,16 +137,16 @@ def test_port_conflict_names_port_and_container(tiny, engine):
     tiny("up", "t-stack")
     r = tiny("up", "t-conflict", check=False)
     assert r.returncode == 2
-    assert "127.0.0.1:18081 is already taken by container devenv-t-stack-front" in r.stderr
+    assert f"127.0.0.1:{tiny.port} is already taken by container {tiny.container('t-stack', 'front')}" in r.stderr
     assert "Traceback" not in r.stderr
 
 
 def test_port_conflict_with_a_host_process(tiny):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 18081))
+        s.bind(("127.0.0.1", tiny.port))
         s.listen()
         r = tiny("up", "t-stack", check=False)
-    assert r.returncode == 2 and "18081 is already taken by another process" in r.stderr
+    assert r.returncode == 2 and f"{tiny.port} is already taken by another process" in r.stderr
 
 
 def test_unhealthy_service_fails_with_log_tail(tiny):
@@ -236,7 +236,7 @@ services:
     assert "Traceback" not in err
     assert "interrupted: t-ctrlc is partly up. Nothing is lost: volumes are kept, " \
            "and `devenv up t-ctrlc` resumes where this one stopped." in err, err
-    assert engine.volumes.get("devenv-t-ctrlc-data")
+    assert engine.volumes.get(tiny.volume("t-ctrlc", "data"))
     db = containers(engine, "t-ctrlc")["db"]
     assert db.status == "running"
     tiny("exec", "db", "-p", "t-ctrlc", "--", "touch", "/data/ready")

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 PARITY_LABEL = TEST_LABEL  # unique per test session
 SSH_PORT = 18392  # p-prod.yaml
+NAME = f"par-{uuid.uuid4().hex[:8]}"   # the fixture project's name: unique, so parallel workers never share it
 
 
 class ParityDevenv:
@@ -55,7 +57,7 @@ def parity(tmp_path_factory, engine):
     root = tmp_path_factory.mktemp("parity")
     for part in ("profiles", "images", "verify"):
         shutil.copytree(FIXTURES / "parity" / part, root / part)
-    (root / "devenv.yaml").write_text("name: devenv\n")   # names as the tests spell them (devenv-p-stack-web)
+    (root / "devenv.yaml").write_text(f"name: {NAME}\n")   # unique: parallel workers never share its containers
     yield ParityDevenv(root)
     cleanup(engine)
 
@@ -112,7 +114,7 @@ def test_verify_fresh_stack_clean_then_each_breakage_named(parity, engine):
     }
     assert {svc: v["commands"] for svc, v in doc["services"].items()} == {"web": 1, "worker": 1}
 
-    web, worker = "devenv-p-stack-web", "devenv-p-stack-worker"
+    web, worker = f"{NAME}-p-stack-web", f"{NAME}-p-stack-worker"
     # 1. a config file edited inside the container
     engine.containers.get(web).exec_run(["sed", "-i", "s/hello/tampered/", "/etc/svc/app.conf"], user="root")
     fails = failures(parity)
@@ -229,7 +231,7 @@ def ssh_host(parity, engine):
     for name in ("id", "other"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "devenv-test", "-f", keys / name], check=True)
     pub = (keys / "id.pub").read_text().strip()
-    r = engine.containers.get("devenv-p-prod-web").exec_run(
+    r = engine.containers.get(f"{NAME}-p-prod-web").exec_run(
         ["sh", "-c", f"printf '%s\\n' '{pub}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys"])
     assert r.exit_code == 0, r.output
     for config, key in (("config", "id"), ("config-wrong", "other")):
@@ -245,7 +247,7 @@ def test_ssh_backend_fingerprints_a_production_host(parity, ssh_host, production
     r = parity("fingerprint", ssh_host.target, "--service", "web", "-p", "p-stack", "-o", prod)
     assert "web <- ssh://root@127.0.0.1" in r.stdout
     over_ssh = json.loads(prod.read_text())["hosts"]["web"]
-    over_docker = json.loads(parity("fingerprint", "docker://devenv-p-prod-web", "--service", "web", "-p", "p-stack").stdout)["hosts"]["web"]
+    over_docker = json.loads(parity("fingerprint", f"docker://{NAME}-p-prod-web", "--service", "web", "-p", "p-stack").stdout)["hosts"]["web"]
     for key in ("os", "packages", "files", "users", "sockets", "runtimes", "hostname"):
         assert over_ssh[key] == over_docker[key], key
     assert over_ssh["live"] is True and ["tcp", "0.0.0.0", 22] in over_ssh["sockets"]

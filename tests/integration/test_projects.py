@@ -146,13 +146,13 @@ def test_a_project_name_claimed_by_two_directories_is_refused(tiny, engine, tmp_
     import shutil
     shutil.copytree(tiny.project / "profiles", other / "profiles")
     shutil.copytree(tiny.project / "images", other / "images")
-    (other / "devenv.yaml").write_text("name: devenv\n")     # the same name as the tiny project
+    (other / "devenv.yaml").write_text(f"name: {tiny.name}\n")     # the same name as the tiny project
     r = Devenv(other, cache=tiny.cache)("up", "t-stack", check=False)
     assert r.returncode == 2, r.stderr
-    assert "project name `devenv` is already used on this engine by" in r.stderr and str(tiny.project) in r.stderr
+    assert f"project name `{tiny.name}` is already used on this engine by" in r.stderr and str(tiny.project) in r.stderr
     r = Devenv(other, cache=tiny.cache)("down", "t-stack", "--volumes", check=False)
     assert r.returncode == 2
-    assert engine.volumes.get("devenv-t-stack-data")        # nothing of the other's was touched
+    assert engine.volumes.get(tiny.volume("t-stack", "data"))        # nothing of the other's was touched
 
 
 def test_bad_mounts_start_nothing(tiny, engine, tmp_path_factory):
@@ -172,7 +172,7 @@ def test_bad_mounts_start_nothing(tiny, engine, tmp_path_factory):
 
 def test_watch_rebuilds_only_the_changed_service_and_survives_an_error(tiny, engine):
     tiny("up", "t-stack")
-    before = {s: c.id for s, c in containers(engine, "devenv", "t-stack").items()}
+    before = {s: c.id for s, c in containers(engine, tiny.name, "t-stack").items()}
     # a template only `front` uses
     (tiny.project / "images/tiny/front.txt.j2").write_text("front v1\n")
     profile = tiny.project / "profiles/t-stack.yaml"
@@ -198,12 +198,12 @@ def test_watch_rebuilds_only_the_changed_service_and_survives_an_error(tiny, eng
 
     try:
         wait_for(r"^watching ")
-        ids = {s: c.id for s, c in containers(engine, "devenv", "t-stack").items()}
+        ids = {s: c.id for s, c in containers(engine, tiny.name, "t-stack").items()}
         assert ids["store"] == before["store"]
         (tiny.project / "images/tiny/front.txt.j2").write_text(f"front {uuid.uuid4().hex}\n")
         line = wait_for(r" (ok|error): ")
         assert "ok:" in line and "recreated front" in line and "store" not in line, line
-        after = {s: c.id for s, c in containers(engine, "devenv", "t-stack").items()}
+        after = {s: c.id for s, c in containers(engine, tiny.name, "t-stack").items()}
         assert after["store"] == ids["store"] and after["front"] != ids["front"]
         # an error in the edited profile is shown with file and line, and watching goes on
         profile.write_text(profile.read_text().replace("recipe: tiny\n    files", "recipe: [tiny\n    files", 1))

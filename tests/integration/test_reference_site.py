@@ -8,11 +8,12 @@ import urllib.request
 import pytest
 
 from tests.conftest import REFERENCE, write
-from tests.integration.conftest import Devenv, cleanup
+from tests.integration.conftest import Devenv, cleanup, name_project
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PORT = 18080  # not 8080: a developer's own small-db may be running there
+PORT = free_port()  # not 8080: a developer's own small-db may be running there; nor a fixed one (parallel runs)
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +21,7 @@ def site(tmp_path_factory, engine):
     """The reference profiles and images, plus t-site = small-db on another port."""
     root = tmp_path_factory.mktemp("site")
     shutil.copytree(REFERENCE, root, dirs_exist_ok=True)   # the lamp project: devenv.yaml, profiles/, app/
+    name_project(root, "site")
     write(root / "profiles/t-site.yaml", f"""\
 extends: small-db
 services:

@@ -27,6 +27,7 @@ UPDATE = "UPDATE users SET display_name = 'changed by the test' WHERE id = 1"
 @pytest.fixture(scope="module")
 def db(engine, tmp_path_factory):
     p = Project(make_project(tmp_path_factory.mktemp("snapdb")), TEST_LABEL)
+    OURS["name"] = p.name
     p("down", PROFILE, "--volumes")  # a volume left by an aborted run would hold other data
     p("up", PROFILE)
     p.a = p.checksums()           # the snapshot's data
@@ -48,8 +49,12 @@ def ls_datadir(p: Project) -> list[str]:
     return p("exec", "db", "-p", PROFILE, "--", "ls", "-A", "/var/lib/mysql").stdout.split()
 
 
+OURS: dict[str, str] = {}   # the module project's name (its helpers are told apart by it from other workers')
+
+
 def helpers_of(engine, kind=None):
-    return [c for c in engine.containers.list(all=True, filters={"label": f"dev.devenv.profile={PROFILE}"})
+    return [c for c in engine.containers.list(all=True, filters={"label": [
+        f"dev.devenv.profile={PROFILE}", f"dev.devenv.project={OURS['name']}"]})
             if c.labels.get("dev.devenv.kind") in ({kind} if kind else {"probe", "restore", "switch", "clean", "wipe"})]
 
 
@@ -76,7 +81,7 @@ def test_restore_interrupted_at_extraction_leaves_old_or_snapshot(db, engine, si
 def _rewrite_snapshot(db, name: str, change) -> None:
     """Copy snapshot `latest` to `name` with its tar changed by ``change(bytes) -> bytes``
     and the archive's sha256 recomputed in the manifest (a careful tamperer)."""
-    src = db.root / "cache" / "snapshots" / "devenv" / PROFILE / "latest"
+    src = db.root / "cache" / "snapshots" / db.name / PROFILE / "latest"
     dst = src.parent / name
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
@@ -141,11 +146,11 @@ def test_interrupted_switch_is_rolled_forward(db, engine, monkeypatch, phase, st
     eng = connect()
     stack = db.stack()
     image = stack.services["db"].image.tag
-    snap = SnapshotStore(db.root / "cache" / "snapshots" / "devenv").get(PROFILE, "latest")
+    snap = SnapshotStore(db.root / "cache" / "snapshots" / db.name).get(PROFILE, "latest")
     with pytest.raises(HelperError, match="exit 137"):
         restore.restore_into_volume(eng, snap, image_id=eng.api.inspect_image(image)["Id"], image=image,
-                                    volume=f"devenv-{PROFILE}-db-data", profile=PROFILE, reporter=SilentReporter())
-    assert datadir_state.datadir_state(eng, image, f"devenv-{PROFILE}-db-data", PROFILE) \
+                                    volume=db.volume(), profile=PROFILE, reporter=SilentReporter())
+    assert datadir_state.datadir_state(eng, image, db.volume(), PROFILE) \
         is datadir_state.DatadirState.SWITCH_PENDING
     assert db.prepare() is datadir_state.DatadirState.COMPLETE
     db("up", PROFILE)
@@ -158,6 +163,7 @@ def test_killed_restore_leaves_only_labelled_helpers(db, engine):
     stack's cleanup removes it, and `down --volumes` is not blocked by it."""
     from devenv.engine import connect
     from devenv.engine.helpers import remove_stale_helpers
+    from devenv.names import Scope
 
     to_b(db)
     code, err, _ = db.interrupt(["snapshot", "restore", PROFILE], "==> restore snapshot", SIGNALS["SIGKILL"])
@@ -165,10 +171,10 @@ def test_killed_restore_leaves_only_labelled_helpers(db, engine):
     for c in left:
         assert c.labels["dev.devenv.managed"] == "true" and c.labels["dev.devenv.profile"] == PROFILE
         assert TEST_LABEL.split("=")[0] in c.labels
-    removed = remove_stale_helpers(connect(), PROFILE)
+    removed = remove_stale_helpers(connect(), Scope(db.name, PROFILE))
     assert len(removed) == len(left)
     assert not helpers_of(engine)
-    assert engine.containers.get(f"devenv-{PROFILE}-db")  # the service container is no helper
+    assert engine.containers.get(f"{db.name}-{PROFILE}-db")  # the service container is no helper
     db.prepare()
     db("up", PROFILE)
     assert db.checksums() in (db.a, db.b)

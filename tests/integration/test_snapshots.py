@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 
 def snapshot_dir(tiny, name="latest"):
-    return tiny.cache / "snapshots" / "devenv" / "t-snap" / name
+    return tiny.cache / "snapshots" / tiny.name / "t-snap" / name
 
 
 def put(tiny, text):
@@ -130,9 +130,9 @@ def test_ctrl_c_during_save_stops_at_once_restarts_and_leaves_nothing(tiny, engi
     assert code == 130, rest
     assert took < 2.0, (took, rest)
     assert "nothing was saved" in rest and "was started again" in rest and "Traceback" not in rest
-    profile_dir = tiny.cache / "snapshots" / "devenv" / "t-snap"
+    profile_dir = tiny.cache / "snapshots" / tiny.name / "t-snap"
     assert not list(profile_dir.glob(".*partial*")) and not (profile_dir / "latest").exists()
-    assert engine.containers.get("devenv-t-snap-db").status == "running"
+    assert engine.containers.get(tiny.container("t-snap", "db")).status == "running"
     # a SIGKILLed save leaves its partial; the next save removes it
     p = subprocess.Popen([sys.executable, "-m", "devenv", "snapshot", "save", "t-snap"], cwd=tiny.project,
                          env=env, stderr=subprocess.PIPE, text=True)

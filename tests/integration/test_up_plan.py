@@ -27,7 +27,7 @@ def free_port() -> int:
 def own_profile(tiny, ports: list[int]) -> str:
     """A copy of t-stack under a unique name, with its own host ports."""
     name = f"t-plan-{uuid.uuid4().hex[:8]}"
-    text = (tiny.project / "profiles/t-stack.yaml").read_text().replace('ports: ["127.0.0.1:18081:8000"]', "ports: [%s]" % ", ".join(
+    text = (tiny.project / "profiles/t-stack.yaml").read_text().replace(f'ports: ["127.0.0.1:{tiny.port}:8000"]', "ports: [%s]" % ", ".join(
         f'"127.0.0.1:{p}:{8000 + i}"' for i, p in enumerate(ports)))
     text = text.replace("  store:\n    recipe: tiny\n", f"  store:\n    recipe: tiny\n    ports: [\"127.0.0.1:{ports[-1] + 1}:7000\"]\n")
     (tiny.project / f"profiles/{name}.yaml").write_text(text)
@@ -39,7 +39,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tiny, engine):
     r = tiny("up", profile, "--dry-run")
     assert "up would:" in r.stdout
     assert "wave 1: create store" in r.stdout and "wave 2: create front" in r.stdout
-    assert f"create volume devenv-{profile}-data" in r.stdout
+    assert f"create volume {tiny.volume(profile, 'data')}" in r.stdout
     assert containers(engine, profile) == []
     assert not engine.volumes.list(filters={"label": f"{names.PROFILE}={profile}"})
     tiny("up", profile)
@@ -79,7 +79,7 @@ def test_rendered_compose_file_runs_with_docker_compose(tiny, engine, tmp_path):
     tiny("down", profile, "--volumes")
     out = tmp_path / "rendered"
     tiny("render", profile, "-o", str(out))
-    project = names.project(profile)
+    project = names.project(names.Scope(tiny.name, profile))   # the tiny project is named uniquely
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin"}
     try:
         r = subprocess.run(["docker-compose", "-f", str(out / "compose.yaml"), "up", "-d"],
@@ -99,7 +99,7 @@ def test_rendered_compose_file_runs_with_docker_compose(tiny, engine, tmp_path):
         ports = found["front"].attrs["NetworkSettings"]["Ports"]["8000/tcp"]
         assert ports == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
         # the volume is the one devenv uses: same name
-        assert engine.volumes.get(names.volume_name(profile, "data"))
+        assert engine.volumes.get(tiny.volume(profile, "data"))
     finally:
         subprocess.run(["docker-compose", "-f", str(out / "compose.yaml"), "down", "-v"],
                        capture_output=True, env=env, cwd=out, timeout=120)
