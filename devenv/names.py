@@ -120,3 +120,8 @@ def network_labels(scope: Scope | str) -> dict[str, str]:
 
 def helper_labels(scope: Scope | str, kind: str) -> dict[str, str]:
     return extra_labels() | as_scope(scope).labels() | {KIND: kind}
+
+
+def service_image_labels(service: str) -> dict[str, str]:
+    """The labels of a service image devenv builds (its content hash is the tag's)."""
+    return {MANAGED: "true", KIND: "service", SERVICE: service}
