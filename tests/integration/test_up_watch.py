@@ -19,14 +19,16 @@ from tests.ports import free_port
 pytestmark = pytest.mark.integration
 
 
-def containers(engine, instance: str) -> dict:
-    scope = names.Scope("devenv", "t-stack", instance)
+def containers(engine, project: str, instance: str) -> dict:
+    scope = names.Scope(project, "t-stack", instance)
     return {c.labels[names.SERVICE]: c for c in engine.containers.list(all=True, filters={"label": scope.filters()})
             if names.CONFIG_HASH in c.labels}
 
 
 def test_up_watch_reports_up_then_keeps_the_stack_in_step(tiny, engine):
     instance = f"w-{uuid.uuid4().hex[:8]}"
+    project = f"upwatch-{uuid.uuid4().hex[:8]}"     # its own project: nothing another test left claims it
+    (tiny.project / "devenv.yaml").write_text(f"name: {project}\n")
     profile = tiny.project / "profiles/t-stack.yaml"
     template = tiny.project / "images/tiny/front.txt.j2"
     template.write_text("front v1\n")
@@ -42,16 +44,16 @@ def test_up_watch_reports_up_then_keeps_the_stack_in_step(tiny, engine):
 
     try:
         # up's own summary first (what a plain `devenv up` prints), then the watch loop
-        wait_for(rf"^devenv-t-stack--{instance}: .*created: ")
+        wait_for(rf"^{project}-t-stack--{instance}: .*created: ")
         wait_for(r"^watching ")
-        ids = {s: c.id for s, c in containers(engine, instance).items()}
+        ids = {s: c.id for s, c in containers(engine, project, instance).items()}
         assert set(ids) == {"store", "front"}
-        assert all(c.status == "running" for c in containers(engine, instance).values())
+        assert all(c.status == "running" for c in containers(engine, project, instance).values())
         template.write_text(f"front {uuid.uuid4().hex}\n")
         line = wait_for(r" (ok|error): ")
         assert "ok:" in line and "images/tiny/front.txt.j2" in line and "recreated front" in line \
             and "store" not in line, line
-        after = containers(engine, instance)
+        after = containers(engine, project, instance)
         assert after["store"].id == ids["store"] and after["front"].id != ids["front"]
         served = after["front"].exec_run(["cat", "/etc/front.txt"]).output.decode()
         assert served == template.read_text()
@@ -66,6 +68,6 @@ def test_up_watch_reports_up_then_keeps_the_stack_in_step(tiny, engine):
     assert proc.returncode == 130, out.text()
     assert f"devenv down t-stack --name {instance}" in out.text()
     # Ctrl-C stops watching, not the stack
-    assert all(c.status == "running" for c in containers(engine, instance).values())
+    assert all(c.status == "running" for c in containers(engine, project, instance).values())
     tiny("down", "t-stack", "--name", instance, "--volumes")
-    assert containers(engine, instance) == {}
+    assert containers(engine, project, instance) == {}
