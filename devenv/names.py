@@ -123,5 +123,7 @@ def helper_labels(scope: Scope | str, kind: str) -> dict[str, str]:
 
 
 def service_image_labels(service: str) -> dict[str, str]:
-    """The labels of a service image devenv builds (its content hash is the tag's)."""
-    return {MANAGED: "true", KIND: "service", SERVICE: service}
+    """The labels of a service image devenv builds. Its content hash is its tag's (a
+    label inside the Dockerfile cannot hold the hash of that Dockerfile): the base
+    image's hash label is cleared rather than inherited."""
+    return {MANAGED: "true", KIND: "service", SERVICE: service, IMAGE_HASH: ""}
