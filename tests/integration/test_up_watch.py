@@ -44,7 +44,7 @@ def test_up_watch_reports_up_then_keeps_the_stack_in_step(tiny, engine):
 
     try:
         # up's own summary first (what a plain `devenv up` prints), then the watch loop
-        wait_for(rf"^{project}-t-stack--{instance}: .*created: ")
+        wait_for(rf"^t-stack --name {instance}: .*created: ")
         wait_for(r"^watching ")
         ids = {s: c.id for s, c in containers(engine, project, instance).items()}
         assert set(ids) == {"store", "front"}
