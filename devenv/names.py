@@ -120,3 +120,10 @@ def network_labels(scope: Scope | str) -> dict[str, str]:
 
 def helper_labels(scope: Scope | str, kind: str) -> dict[str, str]:
     return extra_labels() | as_scope(scope).labels() | {KIND: kind}
+
+
+def service_image_labels(service: str) -> dict[str, str]:
+    """The labels of a service image devenv builds. Its content hash is its tag's (a
+    label inside the Dockerfile cannot hold the hash of that Dockerfile): the base
+    image's hash label is cleared rather than inherited."""
+    return {MANAGED: "true", KIND: "service", SERVICE: service, IMAGE_HASH: ""}

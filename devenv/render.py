@@ -254,6 +254,9 @@ class Renderer:
                 "volumes": [{"name": v.name, "target": v.target} for v in service.volumes],
             },
             "packages": [{"name": p.name, "version": p.version} for p in service.packages],
+            # devenv's labels of the image, written by _base as one LABEL before the config
+            # layer (cached): the build API's labels= would add one uncached step per label
+            "image_labels": names.service_image_labels(service.name),
             "os": {"distribution": profile.os.distribution, "release": profile.os.release},
             "vars": profile.vars,
         }

@@ -91,6 +91,30 @@ def watched_roots(project_root: Path, profiles_dir: Path, recipes_dir: Path, cop
     return [r for r in dict.fromkeys(roots) if r.exists()], mounted
 
 
+def copy_sources(project_root: Path, stack) -> list[Path]:
+    """The project directories a stack's services copy into their images (``./`` sources)."""
+    return [project_root / source for sp in stack.services.values() for _dest, source in sp.service.copy
+            if source.startswith("./")]
+
+
+def mounted_sources(project_root: Path, stack) -> list[Path]:
+    """Project paths mounted into containers: not watched (the container sees them live)."""
+    return [project_root / m.source for sp in stack.services.values() for m in sp.service.mounts]
+
+
+def stack_roots(project_root: Path, profiles_dir: Path, recipes_dir: Path, stack) -> tuple[list[Path], list[Path]]:
+    """What to watch for ``stack`` (see ``watched_roots``)."""
+    return watched_roots(project_root, profiles_dir, recipes_dir, copy_sources(project_root, stack),
+                         mounted_sources(project_root, stack))
+
+
+def describe(change: Change, stamp: str | None = None) -> str:
+    """The one line printed for a change: time, ok/error, the files, what happened, how long."""
+    stamp = stamp or time.strftime("%H:%M:%S")
+    files = ", ".join(change.paths[:3]) + (f" (+{len(change.paths) - 3})" if len(change.paths) > 3 else "")
+    return f"{stamp} {'ok' if change.ok else 'error'}: {files}: {change.summary} ({change.seconds:.1f}s)"
+
+
 def scan(project_root: Path, roots: list[Path], excluded: list[Path], ignore: IgnoreRules) -> dict[str, tuple[int, int]]:
     """project-relative path -> (mtime_ns, size) of every watched file."""
     out: dict[str, tuple[int, int]] = {}
@@ -190,5 +214,6 @@ def apply_with(render: Callable[[], object], up: Callable[[object], object]) -> 
     return apply
 
 
-__all__ = ["Change", "IgnoreRules", "Watcher", "apply_with", "diff", "scan", "watched_roots"]
+__all__ = ["Change", "IgnoreRules", "Watcher", "apply_with", "copy_sources", "describe", "diff", "mounted_sources",
+           "scan", "stack_roots", "watched_roots"]
 

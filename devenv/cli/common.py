@@ -307,3 +307,37 @@ def table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
     for row in [headers, *rows]:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+# -- watching ---------------------------------------------------------------------------
+
+def watch_running(ctx: Context, name: str, instance: str | None, engine, stack, timeout: float) -> None:
+    """The loop of ``devenv watch`` and ``devenv up --watch``, once the stack is up:
+    every change of the project's files re-renders PROFILE and converges with
+    ``up``'s plan, one line per change, until Ctrl-C (exit 130, the stack keeps running)."""
+    from ..devcontainer import refresh as refresh_devcontainer
+    from ..engine import lifecycle
+    from ..errors import Interrupted
+    from ..ui import SilentReporter
+    from ..watch import Watcher, apply_with, describe, stack_roots
+    project = ctx.project
+    state = {"stack": stack}
+
+    def render():
+        ctx._store = None            # profiles are read anew on every change
+        state["stack"] = ctx.stack(name, instance)
+        refresh_devcontainer(project.root, state["stack"])   # .devcontainer/ follows the profile
+        return state["stack"]
+
+    def roots():
+        return stack_roots(project.root, ctx.store.profiles_dir, ctx.store.images_dir, state["stack"])
+
+    apply = apply_with(render, lambda s: lifecycle.up(engine, s, SilentReporter(), timeout=timeout))
+    watcher = Watcher(project.root, roots, apply, lambda change: click.echo(describe(change), err=not change.ok))
+    label = str(stack.scope)
+    try:
+        # "watching" once the first scan is taken: an edit from then on is seen
+        watcher.run(ready=lambda: click.echo(f"watching {project.root} for {label} (Ctrl-C stops)"))
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped watching {label}; the stack keeps running (`devenv down {name}"
+                          + (f" --name {instance}" if instance else "") + "` stops it)") from None

@@ -11,7 +11,7 @@ import click
 from ..errors import Interrupted, NotFoundError
 from ..ui import reporter_for
 from .common import Context, complete_services, instance_option, json_option, pass_ctx, profile_argument, profile_name, \
-    profile_option, table, target_option
+    profile_option, table, target_option, watch_running
 
 
 @click.command("up")
@@ -19,15 +19,23 @@ from .common import Context, complete_services, instance_option, json_option, pa
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
               help="Seconds to wait for the services of each depends_on wave to become healthy.")
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
+@click.option("--watch", is_flag=True, help="Then keep the stack in step with the project's files, as `devenv watch` "
+                                            "does (Ctrl-C stops watching; the stack keeps running).")
 @instance_option
 @target_option
 @pass_ctx
-def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, instance: str | None, target: str) -> None:
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, watch: bool, instance: str | None,
+           target: str) -> None:
     """Build what is missing and start PROFILE's stack (default: small-db).
 
     Idempotent: on a running, unchanged environment nothing changes; after a
     profile change only the services whose image or settings changed are recreated.
     """
+    if watch and dry_run:
+        raise click.UsageError("--watch and --dry-run exclude each other: a dry run changes nothing, so there is "
+                               "nothing to keep in step")
+    if watch and target == "kubernetes":
+        raise click.UsageError("--watch works with --target docker only (the Kubernetes target has no watch)")
     if target == "kubernetes":
         return _kube_up(ctx, profile_name(profile), timeout, dry_run)
     from ..engine import lifecycle
@@ -61,6 +69,8 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, ins
             click.echo(f"  {row.service:<8} {url}")
     for warning in result.warnings:
         click.echo(f"devenv: warning: {warning}", err=True)
+    if watch:
+        watch_running(ctx, profile_name(profile), instance, engine, stack, timeout)
 
 
 def _kube_up(ctx: Context, name: str, timeout: float, dry_run: bool) -> None:

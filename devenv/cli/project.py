@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import click
 
-from ..errors import Interrupted
-from ..ui import SilentReporter
-from .common import Context, OutputPath, instance_option, json_option, pass_ctx, profile_argument, profile_name, table
+from .common import Context, OutputPath, instance_option, json_option, pass_ctx, profile_argument, profile_name, table, \
+    watch_running
 
 
 @click.command("init")
@@ -128,59 +125,10 @@ def watch_cmd(ctx: Context, profile: str | None, timeout: float, instance: str |
     only images whose content changed are rebuilt and only those services recreated.
     Mounted source needs nothing: the container sees the working tree.
     """
-    from ..devcontainer import refresh as refresh_devcontainer
     from ..engine import lifecycle
     from ..ui import reporter_for
-    from ..watch import Watcher, apply_with, watched_roots
     name = profile_name(profile)
     stack = ctx.stack(name, instance)
     engine = ctx.engine()
-    reporter = reporter_for()
-    lifecycle.up(engine, stack, reporter, timeout=timeout)
-    project = ctx.project
-    state = {"stack": stack}
-
-    def render():
-        ctx._store = None            # profiles are read anew on every change
-        state["stack"] = ctx.stack(name, instance)
-        refresh_devcontainer(project.root, state["stack"])   # .devcontainer/ follows the profile
-        return state["stack"]
-
-    def roots():
-        return watched_roots(project.root, ctx.store.profiles_dir, ctx.store.images_dir,
-                             copy_sources(ctx, state["stack"]), mounted_sources(ctx, state["stack"]))
-
-    def on_change(change) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        files = ", ".join(change.paths[:3]) + (f" (+{len(change.paths) - 3})" if len(change.paths) > 3 else "")
-        mark = "ok" if change.ok else "error"
-        click.echo(f"{stamp} {mark}: {files}: {change.summary} ({change.seconds:.1f}s)", err=not change.ok)
-
-    apply = apply_with(render, lambda s: lifecycle.up(engine, s, SilentReporter(), timeout=timeout))
-    watcher = Watcher(project.root, roots, apply, on_change)
-    stop = threading.Event()
-    try:
-        # "watching" once the first scan is taken: an edit from then on is seen
-        watcher.run(stop, ready=lambda: click.echo(f"watching {project.root} for {name} (Ctrl-C stops)"))
-    except KeyboardInterrupt:
-        stop.set()
-        raise Interrupted(f"stopped watching {name}; the stack keeps running (`devenv down {name}` stops it)") from None
-
-
-def copy_sources(ctx: Context, stack) -> list[Path]:
-    """The project directories services copy into their images (``./`` sources)."""
-    out = []
-    for sp in stack.services.values():
-        for _dest, source in sp.service.copy:
-            if source.startswith("./"):
-                out.append(ctx.project.root / source)
-    return out
-
-
-def mounted_sources(ctx: Context, stack) -> list[Path]:
-    """Project paths mounted into containers: not watched (the container sees them live)."""
-    out = []
-    for sp in stack.services.values():
-        for m in getattr(sp.service, "mounts", ()):
-            out.append(ctx.project.root / m.source)
-    return out
+    lifecycle.up(engine, stack, reporter_for(), timeout=timeout)
+    watch_running(ctx, name, instance, engine, stack, timeout)

@@ -152,9 +152,7 @@ def build_image(engine: Engine, plan: ImagePlan, reporter: Reporter) -> None:
         try:
             stream = engine.api.build(
                 fileobj=plan.tar(), custom_context=True, tag=plan.tag, rm=True, forcerm=True,
-                decode=True, pull=False,
-                labels={names.MANAGED: "true", names.KIND: "service", names.SERVICE: plan.service,
-                        names.IMAGE_HASH: plan.hash},
+                decode=True, pull=False, labels=build_labels(plan),
                 buildargs=dict(plan.build_args) or None)
             for chunk in stream:
                 if "stream" in chunk:
@@ -166,6 +164,17 @@ def build_image(engine: Engine, plan: ImagePlan, reporter: Reporter) -> None:
                     _raise_build_error(plan, chunk["error"], tail)
         except docker.errors.APIError as exc:
             _raise_build_error(plan, exc.explanation or str(exc), tail)
+
+
+def build_labels(plan: ImagePlan) -> dict[str, str] | None:
+    """The labels= of the build: none when the Dockerfile writes devenv's labels itself
+    (``_base`` does, before the config layer). The classic builder adds one uncached
+    LABEL step per label given here, after everything else, on every build."""
+    text = next((f.data for f in plan.files if f.path == "Dockerfile"), b"").decode(errors="replace")
+    wanted = names.service_image_labels(plan.service)
+    if all(re.search(rf'^LABEL\b.*\b{re.escape(k)}="{re.escape(v)}"', text, re.M) for k, v in wanted.items()):
+        return None
+    return wanted
 
 
 def _raise_build_error(plan: ImagePlan, error: str, tail: list[str]) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from devenv import names
 from tests.integration.conftest import TEST_LABEL, Devenv
+from tests.integration.lines import Lines
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -183,18 +184,7 @@ def test_watch_rebuilds_only_the_changed_service_and_survives_an_error(tiny, eng
     import os
     proc = subprocess.Popen([sys.executable, "-m", "devenv", "watch", "t-stack"], cwd=tiny.project,
                             env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-
-    def wait_for(pattern: str, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r}:\n" + "".join(lines))
+    wait_for = Lines(proc).wait_for
 
     try:
         wait_for(r"^watching ")

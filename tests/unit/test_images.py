@@ -72,10 +72,32 @@ def test_only_the_missing_images_are_built_with_their_labels():
     assert built_tags(api) == [db.tag, cache.tag]
     kwargs = api.build.call_args_list[0].kwargs
     assert kwargs["custom_context"] is True and kwargs["pull"] is False
-    assert kwargs["labels"][names.SERVICE] == "db" and kwargs["labels"][names.IMAGE_HASH] == db.hash
+    # a Dockerfile that does not write devenv's labels gets them from the build API
+    assert kwargs["labels"] == names.service_image_labels("db")
     # a second run finds them all
     assert ensure_images(engine, [web, db, cache], PRESENT_BASE, SilentReporter()) == []
     assert len(api.build.call_args_list) == 2
+
+
+def test_labels_the_dockerfile_writes_are_not_given_again_to_the_build():
+    """_base writes them in one cached LABEL before the config; labels= would add one
+    uncached step per label at the end of every build."""
+    from tests.conftest import REFERENCE
+    from devenv.profile import ProfileStore
+    from devenv.render import Renderer
+    store = ProfileStore.locate(REFERENCE / "profiles")
+    stack = Renderer(store.images_dir).render(store.load("small-db"))
+    for name, sp in stack.services.items():
+        text = next(f.data for f in sp.image.files if f.path == "Dockerfile").decode()
+        label_line = next(i for i, line in enumerate(text.splitlines()) if line.startswith("LABEL "))
+        assert label_line < text.splitlines().index("COPY rootfs/ /"), name
+        assert images.build_labels(sp.image) is None, name
+    # one label missing or different: the build API gives all of them
+    web = stack.services["web"].image
+    edited = ImagePlan(web.service, web.recipe, web.base, tuple(
+        ContextFile(f.path, f.data.replace(b'dev.devenv.kind="service"', b'dev.devenv.kind="other"'), f.mode)
+        if f.path == "Dockerfile" else f for f in web.files))
+    assert images.build_labels(edited) == names.service_image_labels("web")
 
 
 def test_a_missing_os_image_is_an_error_before_any_build():
