@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-"""Benchmark dataset generation and the bulk load into MariaDB.
+"""Benchmark dataset generation and the bulk loads into MariaDB and PostgreSQL.
 
-For each size (default: small and large):
+MariaDB, for each size (default: small and large) of the lamp project's shop dataset:
   1. generation into a fresh cache directory (time, rows, CSV bytes);
   2. the first start of the db image on a fresh volume with the dataset mounted at
      /var/lib/devenv-seed: time to seed_state = 'done', the load time and rows/s
-     the entrypoint recorded, InnoDB data/index size (information_schema after
-     ANALYZE TABLE) and the schema's size on disk.
+     the entrypoint recorded, the CPU the container used (what bounds the load on a
+     shared machine), InnoDB data/index size (information_schema after ANALYZE
+     TABLE) and the schema's size on disk.
 Plus the generation of a product image set (--images N, 0 to skip).
+
+PostgreSQL (--pg-profile, default pg-large of `devenv init --template python-postgres`,
+through the devenv CLI, instance "seedbench"): the entrypoint's COPY load (rows/s from
+its seed state) against a plain `psql \\copy` of the same CSVs into the running server,
+same run; then `up` reseeding (dataset cached) against `up` restoring a snapshot.
 
 Usage: .venv/bin/python bench/bench_seed.py [--sizes small,large] [--images 10000]
                                             [--cache DIR] [--init-opts '...']
-Prints a Markdown section for bench/RESULTS.md. Needs a running engine; builds the
-reference db image through devenv when missing. Large needs ~3 GB of disk (CSV +
-volume) and a few minutes. Everything it creates is named devenv-bench-seed-*
-and removed at the end (the cache too, unless --cache is given).
+                                            [--no-postgres] [--pg-profile pg-large]
+Run it under `flock /tmp/devenv-bench.lock`. Prints a Markdown section for
+bench/RESULTS.md, with `uptime` at the start and the end. Needs a running engine;
+builds the db images through devenv when missing. Large needs ~3 GB of disk (CSV +
+volume) and a few minutes. Everything it creates is named devenv-bench-seed-* or
+labelled dev.devenv.bench=seed and removed at the end (the cache too, unless --cache
+is given; with --cache the load script is rewritten by this code).
 """
 
 from __future__ import annotations
@@ -40,7 +49,9 @@ import docker  # noqa: E402
 from docker.types import Mount  # noqa: E402
 
 from devenv import names  # noqa: E402
+from devenv.data.dataset_dir import load_tables  # noqa: E402
 from devenv.data.datasets import SEED_MOUNT, materialize  # noqa: E402
+from devenv.db import engine_named  # noqa: E402
 from devenv.data.generators.shop import ShopGenerator  # noqa: E402
 from devenv.data.imagesets import materialize as materialize_images  # noqa: E402
 from devenv.engine.client import Engine  # noqa: E402
@@ -267,6 +278,8 @@ def main() -> None:
             t0 = time.monotonic()
             files = materialize(ds, ImageSet(count=100), cache, SilentReporter())
             gen = time.monotonic() - t0
+            # a kept cache may hold the load script of older code (same dataset id): measure this code's
+            (files.path / "load.sql").write_text(engine_named("mariadb").load_script(files.id, load_tables(files.manifest)))
             print(f"== {size}: {files.total_rows:,} rows in {gen:.1f}s; loading", file=sys.stderr, flush=True)
             r = load(client, image, files.path, args.init_opts)
             data = sum(d for d, _ in r["sizes"].values())
