@@ -1,26 +1,38 @@
 #!/usr/bin/env python3
-"""Benchmark dataset generation and the bulk load into MariaDB.
+"""Benchmark dataset generation and the bulk loads into MariaDB and PostgreSQL.
 
-For each size (default: small and large):
+MariaDB, for each size (default: small and large) of the lamp project's shop dataset:
   1. generation into a fresh cache directory (time, rows, CSV bytes);
   2. the first start of the db image on a fresh volume with the dataset mounted at
      /var/lib/devenv-seed: time to seed_state = 'done', the load time and rows/s
-     the entrypoint recorded, InnoDB data/index size (information_schema after
-     ANALYZE TABLE) and the schema's size on disk.
+     the entrypoint recorded, the CPU the container used (what bounds the load on a
+     shared machine), InnoDB data/index size (information_schema after ANALYZE
+     TABLE) and the schema's size on disk.
 Plus the generation of a product image set (--images N, 0 to skip).
+
+PostgreSQL (--pg-profile, default pg-large of `devenv init --template python-postgres`,
+through the devenv CLI, instance "seedbench"): the entrypoint's COPY load (rows/s from
+its seed state) against a plain `psql \\copy` of the same CSVs into the running server,
+same run; then `up` reseeding (dataset cached) against `up` restoring a snapshot.
 
 Usage: .venv/bin/python bench/bench_seed.py [--sizes small,large] [--images 10000]
                                             [--cache DIR] [--init-opts '...']
-Prints a Markdown section for bench/RESULTS.md. Needs a running engine; builds the
-reference db image through devenv when missing. Large needs ~3 GB of disk (CSV +
-volume) and a few minutes. Everything it creates is named devenv-bench-seed-*
-and removed at the end (the cache too, unless --cache is given).
+                                            [--no-postgres] [--pg-profile pg-large]
+Run it under `flock /tmp/devenv-bench.lock`. Prints a Markdown section for
+bench/RESULTS.md, with `uptime` at the start and the end. Needs a running engine;
+builds the db images through devenv when missing. Large needs ~3 GB of disk (CSV +
+volume) and a few minutes. Everything it creates is named devenv-bench-seed-* or
+labelled dev.devenv.bench=seed and removed at the end (the cache too, unless --cache
+is given; with --cache the load script is rewritten by this code).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import subprocess
 import platform
 import shutil
 import sys
@@ -36,7 +48,10 @@ sys.path.insert(0, str(REPO))
 import docker  # noqa: E402
 from docker.types import Mount  # noqa: E402
 
+from devenv import names  # noqa: E402
+from devenv.data.dataset_dir import load_tables  # noqa: E402
 from devenv.data.datasets import SEED_MOUNT, materialize  # noqa: E402
+from devenv.db import engine_named  # noqa: E402
 from devenv.data.generators.shop import ShopGenerator  # noqa: E402
 from devenv.data.imagesets import materialize as materialize_images  # noqa: E402
 from devenv.engine.client import Engine  # noqa: E402
@@ -84,6 +99,9 @@ def load(client, image: str, seed_dir: Path, init_opts: str | None, timeout: flo
                 break
             time.sleep(0.5)
         ready = time.monotonic() - start
+        # CPU the container used to get ready (install-db, load, shutdown flush): what
+        # bounds the load on a shared 2-core machine, independent of the others' load
+        cpu = container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
         [[rows, secs]] = sql(container, "SELECT rows_loaded, load_seconds FROM devenv_meta.seed_state")
         tables = ", ".join(f"shop.{t.name}" for t in ShopGenerator.tables)
         sql(container, f"ANALYZE TABLE {tables}")
@@ -92,7 +110,7 @@ def load(client, image: str, seed_dir: Path, init_opts: str | None, timeout: flo
                        "WHERE TABLE_SCHEMA = 'shop'")}
         code, out = container.exec_run(["du", "-sb", "/var/lib/mysql/shop"])
         disk = int(out.decode().split()[0])
-        return {"ready_s": ready, "rows": int(rows), "load_s": float(secs), "sizes": sizes, "disk": disk}
+        return {"ready_s": ready, "rows": int(rows), "load_s": float(secs), "sizes": sizes, "disk": disk, "cpu_s": cpu}
     finally:
         if container is not None:
             container.remove(force=True)
@@ -103,6 +121,133 @@ def size_text(n: float) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB"
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+# -- PostgreSQL: the python-postgres template's pg-large, through the devenv CLI -------
+
+PG_INSTANCE = "seedbench"
+
+
+def devenv(project: Path, env: dict, *args: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "devenv", *args], cwd=project, env=env, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if r.returncode != 0:
+        raise RuntimeError(f"devenv {' '.join(args)} failed (exit {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return took, r.stdout + r.stderr
+
+
+def pg_container(client, profile: str):
+    """The running db container of the bench instance (found by its labels)."""
+    want = {names.SERVICE: "db", names.INSTANCE: PG_INSTANCE, names.PROFILE: profile}
+    for c in client.containers.list(filters={"label": [f"{k}={v}" for k, v in want.items()]}):
+        return c
+    raise RuntimeError("the db container of the bench instance is not running")
+
+
+def psql(container, db: str, *args: str) -> str:
+    code, out = container.exec_run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "/run/postgresql",
+                                    "-U", "postgres", "-d", db, "-tA", *args], demux=True)
+    if code != 0:
+        raise RuntimeError(f"psql {args}: {(out[1] or b'').decode()[-2000:]}")
+    return (out[0] or b"").decode()
+
+
+def plain_copy(container, manifest: dict, schema_sql: str, constraints_sql: str) -> dict:
+    """What a user would do by hand on the running server (its own, durable config):
+    a fresh database with the template's schema, one ``psql \\copy`` per CSV (client-side,
+    like the entrypoint's files read by the server), then the keys and indexes."""
+    psql(container, "postgres", "-c", "DROP DATABASE IF EXISTS plain_copy", "-c", "CREATE DATABASE plain_copy")
+    psql(container, "plain_copy", "-c", schema_sql)
+    cmds = []
+    for name in manifest["order"]:
+        t = manifest["tables"][name]
+        cols = ", ".join(t["columns"])
+        cmds += ["-c", f"\\copy {name} ({cols}) FROM '{SEED_MOUNT}/{t['file']}' WITH (FORMAT csv, HEADER true)"]
+    t0 = time.perf_counter()
+    psql(container, "plain_copy", *cmds)
+    copy_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    psql(container, "plain_copy", "-c", constraints_sql)
+    keys_s = time.perf_counter() - t0
+    psql(container, "postgres", "-c", "DROP DATABASE plain_copy")
+    return {"copy_s": copy_s, "keys_s": keys_s}
+
+
+def steps(log: str) -> dict[str, float]:
+    return {k: float(v) for k, v in re.findall(r"^ +(.+): done in ([0-9.]+)s$", log, re.M)}
+
+
+def db_path(log: str) -> float:
+    """The database's part of an `up`: every step but image builds and the waits for the
+    services after the db (the app and web start the same way on either path)."""
+    return sum(v for k, v in steps(log).items() if not k.startswith(("build", "wait for app", "wait for web")))
+
+
+def postgres_figures(client, profile: str) -> list[str]:
+    """COPY load of pg-large vs plain psql \\copy of the same CSVs; reseed vs snapshot restore."""
+    work = Path(tempfile.mkdtemp(prefix="devenv-bench-pg-"))
+    project = work / f"catalog-bench-{uuid.uuid4().hex[:6]}"   # the project's name: its own
+    env = dict(os.environ, DEVENV_CACHE=str(work / "cache"), DEVENV_LABELS="dev.devenv.bench=seed")
+    try:
+        devenv(work, env, "init", "--template", "python-postgres", str(project))
+        print("== pg-large: first up (generate + load)", file=sys.stderr, flush=True)
+        cold, log = devenv(project, env, "up", profile, "--name", PG_INSTANCE)
+        gen = next((float(v) for k, v in re.findall(r"^ *(generate dataset \S+): done in ([0-9.]+)s$", log, re.M)), 0.0)
+        db = pg_container(client, profile)
+        rows, load_s = psql(db, "devenv_meta", "-c", "SELECT rows_loaded, load_seconds FROM seed_state").strip().split("|")
+        rows, load_s = int(rows), float(load_s)
+        ds_dir = next((work / "cache" / "datasets").glob("datagen-*"))
+        manifest = json.loads((ds_dir / "manifest.json").read_text())
+        initdb = project / "db" / "initdb.d"
+        print("== pg-large: plain psql \\copy of the same CSVs", file=sys.stderr, flush=True)
+        plain = plain_copy(db, manifest, (initdb / "01-schema.sql").read_text(),
+                           (initdb / "03-constraints.sql").read_text())
+        print("== pg-large: reseed (dataset cached)", file=sys.stderr, flush=True)
+        devenv(project, env, "down", profile, "--name", PG_INSTANCE, "--volumes")
+        reseed, log = devenv(project, env, "up", profile, "--name", PG_INSTANCE)
+        reseed_db = db_path(log)
+        print("== pg-large: snapshot save, restore", file=sys.stderr, flush=True)
+        save_s, _ = devenv(project, env, "snapshot", "save", profile, "bench", "--name", PG_INSTANCE)
+        devenv(project, env, "down", profile, "--name", PG_INSTANCE, "--volumes")
+        restore, log = devenv(project, env, "up", profile, "--name", PG_INSTANCE)
+        if not re.search(r"(restored|cloned) snapshot", log):
+            raise RuntimeError("up did not restore the snapshot:\n" + log[-3000:])
+        restore_steps = steps(log)
+        restore_db = db_path(log)
+        devenv(project, env, "down", profile, "--name", PG_INSTANCE, "--volumes")
+    finally:
+        subprocess.run([sys.executable, "-m", "devenv", "down", profile, "--name", PG_INSTANCE, "--volumes"],
+                       cwd=project, env=env, capture_output=True)
+        # what outlives `down --volumes` (the snapshot's base volumes of copy-on-write clones)
+        for v in client.volumes.list(filters={"label": f"{names.PROJECT_ROOT}={project}"}):
+            v.remove(force=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return [
+        f"### PostgreSQL {profile} (python-postgres template), same run", "",
+        f"{rows:,} rows, {manifest['total_bytes'] / 1e6:,.1f} MB of CSV ({manifest['id']}); generated in {gen:.1f} s.", "",
+        "| load | seconds | rows/s | vs plain `psql \\copy` |", "|---|---:|---:|---:|",
+        f"| devenv COPY (entrypoint's init server: one transaction, FREEZE, wal_level=minimal, fsync off) "
+        f"| {load_s:.2f} | {rows / load_s:,.0f} | **{plain['copy_s'] / load_s:.2f}x** |",
+        f"| plain `psql \\copy` per CSV into the running server (its durable config) "
+        f"| {plain['copy_s']:.2f} | {rows / plain['copy_s']:,.0f} | 1.00x |",
+        f"| plain: keys, foreign keys, indexes after the copy (03-constraints.sql) | {plain['keys_s']:.2f} | | |", "",
+        "| path to a ready pg-large database (whole `devenv up`) | seconds |", "|---|---:|",
+        f"| reseed, dataset generated first | {cold:.1f} |",
+        f"| reseed, dataset already generated (bulk load, keys, ANALYZE) | {reseed:.1f} |",
+        f"| snapshot restore (auto-restore on up) | {restore:.1f} |",
+        f"| restore vs reseed (load only), whole `up` | {reseed / restore:.1f}x |",
+        f"| restore vs reseed (generate + load), whole `up` | {cold / restore:.1f}x |", "",
+        "| the database's steps of `up` (no builds, no app/web waits) | seconds |", "|---|---:|",
+        f"| reseed, dataset already generated | {reseed_db:.1f} |",
+        f"| snapshot restore | {restore_db:.1f} |",
+        f"| **restore vs reseed (load only)** | **{reseed_db / restore_db:.1f}x** |", "",
+        f"Snapshot save: {save_s:.1f} s. Restore steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in restore_steps.items()),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="small,large")
@@ -110,17 +255,21 @@ def main() -> None:
     ap.add_argument("--cache", help="cache directory to use and keep (default: a temporary one)")
     ap.add_argument("--init-opts", default=None,
                     help="DEVENV_DB_INIT_OPTS for the init server (default: the entrypoint's)")
+    ap.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the PostgreSQL figures (python-postgres template)")
+    ap.add_argument("--pg-profile", default="pg-large", help="the template's profile for them")
     args = ap.parse_args()
 
     client = docker.from_env(timeout=600)
     image = db_image(client)
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="devenv-bench-seed-"))
-    lines = [f"## Dataset generation and bulk load ({time.strftime('%Y-%m-%d')})", "",
+    lines = [f"### Dataset generation and bulk load ({time.strftime('%Y-%m-%d %H:%M')} UTC)", "",
              f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, db image {image}, "
-             f"MariaDB init options: {args.init_opts if args.init_opts is not None else 'entrypoint default'}.", "",
+             f"MariaDB init options: {args.init_opts if args.init_opts is not None else 'entrypoint default'}. "
+             f"At the start: `{uptime()}`.", "",
              "| size | rows | CSV | generate | rows/s (gen) | load | rows/s (load) | init to ready "
-             "| InnoDB data | InnoDB index | on disk |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| db container CPU | rows per CPU-second | InnoDB data | InnoDB index | on disk |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     details = []
     try:
         for size in [s for s in args.sizes.split(",") if s]:
@@ -129,6 +278,8 @@ def main() -> None:
             t0 = time.monotonic()
             files = materialize(ds, ImageSet(count=100), cache, SilentReporter())
             gen = time.monotonic() - t0
+            # a kept cache may hold the load script of older code (same dataset id): measure this code's
+            (files.path / "load.sql").write_text(engine_named("mariadb").load_script(files.id, load_tables(files.manifest)))
             print(f"== {size}: {files.total_rows:,} rows in {gen:.1f}s; loading", file=sys.stderr, flush=True)
             r = load(client, image, files.path, args.init_opts)
             data = sum(d for d, _ in r["sizes"].values())
@@ -136,10 +287,12 @@ def main() -> None:
             lines.append(
                 f"| {size} | {files.total_rows:,} | {size_text(files.manifest['total_bytes'])} | {gen:.1f} s "
                 f"| {files.total_rows / gen:,.0f} | {r['load_s']:.2f} s | {r['rows'] / r['load_s']:,.0f} "
-                f"| {r['ready_s']:.1f} s | {size_text(data)} | {size_text(index)} | {size_text(r['disk'])} |")
+                f"| {r['ready_s']:.1f} s | {r['cpu_s']:.1f} s | {r['rows'] / r['cpu_s']:,.0f} "
+                f"| {size_text(data)} | {size_text(index)} | {size_text(r['disk'])} |")
             details.append(f"- {size} ({files.id}): " + ", ".join(
                 f"{t} {files.manifest['tables'][t]['rows']:,} rows / {r['sizes'][t][0] / 1e6:,.1f} MB"
                 for t in files.manifest["tables"]))
+            details.append(f"  after the load: `{uptime()}`")
             if not args.cache:
                 shutil.rmtree(files.path)
         if args.images:
@@ -152,7 +305,10 @@ def main() -> None:
     finally:
         if not args.cache:
             shutil.rmtree(cache, ignore_errors=True)
-    print("\n".join(lines + [""] + details))
+    out = lines + [""] + details
+    if args.postgres:
+        out += ["", *postgres_figures(client, args.pg_profile), "", f"At the end: `{uptime()}`."]
+    print("\n".join(out))
 
 
 if __name__ == "__main__":

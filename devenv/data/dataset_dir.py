@@ -81,7 +81,7 @@ def load_tables(manifest: dict) -> list[LoadTable]:
     tables = manifest.get("tables") or {}
     order = manifest.get("order") or list(tables)
     return [LoadTable(name, tables[name].get("file", f"{name}.csv"), tuple(tables[name]["columns"]),
-                      int(tables[name]["rows"])) for name in order]
+                      int(tables[name]["rows"]), int(tables[name].get("bytes", 0))) for name in order]
 
 
 def ensure_load_script(files: "DatasetFiles", engine: DatabaseEngine) -> None:

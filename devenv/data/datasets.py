@@ -114,10 +114,13 @@ def dataset_id(dataset: Dataset, imageset: ImageSet | None) -> str:
 
 
 def load_sql(dataset_id: str, tables: tuple[GeneratedTable, ...], rows: dict[str, int], mount: str = SEED_MOUNT,
-             engine: DatabaseEngine | None = None) -> str:
-    """The bulk load script of ``engine`` (default: ``devenv.db.DEFAULT_ENGINE``) for generated ``tables`` (parents first)."""
+             engine: DatabaseEngine | None = None, sizes: dict[str, int] | None = None) -> str:
+    """The bulk load script of ``engine`` (default: ``devenv.db.DEFAULT_ENGINE``) for generated ``tables``
+    (parents first); ``sizes``: CSV bytes per table, for engines that balance parallel loads."""
     engine = engine or engine_named(DEFAULT_ENGINE)
-    return engine.load_script(dataset_id, [LoadTable(t.name, t.file, t.columns, rows[t.name]) for t in tables], mount)
+    sizes = sizes or {}
+    return engine.load_script(dataset_id, [LoadTable(t.name, t.file, t.columns, rows[t.name], sizes.get(t.name, 0))
+                                           for t in tables], mount)
 
 
 def default_workers() -> int:
@@ -158,7 +161,8 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
         with atomic_directory(final) as tmp:
             results = gen.generate(tmp, params, images, workers=workers, progress=reporter.detail)
             rows = {name: r.rows for name, r in results.items()}
-            (tmp / engine.load_file).write_text(load_sql(ds_id, gen.tables, rows, engine=engine))
+            (tmp / engine.load_file).write_text(load_sql(ds_id, gen.tables, rows, engine=engine,
+                                                          sizes={n: r.bytes for n, r in results.items()}))
             manifest = {
                 "id": ds_id,
                 "generator": gen.name,

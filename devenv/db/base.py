@@ -55,6 +55,7 @@ class LoadTable:
     file: str
     columns: tuple[str, ...]
     rows: int
+    bytes: int = 0       # CSV size, when known: engines that load tables in parallel balance by it
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,29 @@ from __future__ import annotations
 from .base import ROWS_MARKER, SEED_MOUNT, DatabaseEngine, LoadTable
 
 
+# The entrypoint's contract: the lines before the first STREAM_MARKER are every
+# stream's session setup, each "STREAM_MARKER N" starts a stream run by its own client
+# (concurrently), the lines after STREAMS_END run once all streams have finished.
+STREAM_MARKER = "-- devenv-load-stream:"
+STREAMS_END = "-- devenv-load-streams-end"
+# Two cores here (and on most laptops' share of Docker): a LOAD DATA is one thread
+# (parse + insert), so two streams keep both busy; more would only contend.
+LOAD_STREAMS = 2
+
+
+def load_streams(tables: list[LoadTable], n: int) -> list[list[LoadTable]]:
+    """``tables`` in at most ``n`` streams of about equal work (CSV bytes, else rows),
+    largest first onto the lightest stream; each stream keeps the load order."""
+    order = {t.name: i for i, t in enumerate(tables)}
+    streams: list[list[LoadTable]] = [[] for _ in range(max(1, min(n, len(tables))))]
+    work = [0] * len(streams)
+    for t in sorted(tables, key=lambda t: (-(t.bytes or t.rows), order[t.name])):
+        i = work.index(min(work))
+        streams[i].append(t)
+        work[i] += t.bytes or t.rows
+    return [sorted(s, key=lambda t: order[t.name]) for s in streams if s]
+
+
 def load_sql_tail(dataset_id: str, tables: list[str], rows: dict[str, int]) -> list[str]:
     """The end of every MariaDB load script: checks back on, then a row-count check that
     fails the init when LOAD DATA skipped anything (LOCAL turns bad rows into warnings)."""
@@ -30,7 +53,10 @@ class MariaDB(DatabaseEngine):
     version_command = "mariadb --version"
 
     def load_script(self, dataset_id: str, tables: list[LoadTable], mount: str = SEED_MOUNT) -> str:
-        """Session settings, one LOAD DATA per table (parents first), the row-count check."""
+        """Session settings, one LOAD DATA per table in ``LOAD_STREAMS`` streams, the
+        row-count check. Run as one file it loads the streams one after the other
+        (every marker is a comment); the entrypoint runs each stream in its own client
+        (``STREAM_MARKER``), all at once, then the part after ``STREAMS_END``."""
         out = [
             f"-- devenv dataset {dataset_id}: bulk load, run by devenv-mariadb-entrypoint",
             "-- (mariadb --local-infile=1, application database selected) on the first start",
@@ -39,15 +65,20 @@ class MariaDB(DatabaseEngine):
             "SET NAMES utf8mb4;",
             "-- bulk-loader settings: no per-row FK/unique checks (the generator guarantees",
             "-- both; tests check them), no binlog. With both checks off, InnoDB (10.6+)",
-            "-- loads an empty table in bulk mode: no undo log, indexes built sorted.",
+            "-- loads an empty table in bulk mode: no undo log, every index built by sorting",
+            "-- (so adding secondary indexes after the load would gain nothing). With the FK",
+            "-- checks off the tables are independent: the streams load them side by side.",
             "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
         ]
-        for t in tables:
-            out.append(
-                f"LOAD DATA LOCAL INFILE '{mount}/{t.file}' INTO TABLE `{t.name}` CHARACTER SET utf8mb4"
-                " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
-                " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
-                f" ({', '.join(f'`{c}`' for c in t.columns)});")
+        for i, stream in enumerate(load_streams(tables, LOAD_STREAMS), 1):
+            out.append(f"{STREAM_MARKER} {i}")
+            for t in stream:
+                out.append(
+                    f"LOAD DATA LOCAL INFILE '{mount}/{t.file}' INTO TABLE `{t.name}` CHARACTER SET utf8mb4"
+                    " FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY ''"
+                    " LINES TERMINATED BY '\\n' IGNORE 1 LINES"
+                    f" ({', '.join(f'`{c}`' for c in t.columns)});")
+        out.append(STREAMS_END)
         out += load_sql_tail(dataset_id, [t.name for t in tables], {t.name: t.rows for t in tables})
         return "\n".join(out)
 

@@ -226,10 +226,18 @@ def test_image_paths_point_into_the_image_set(rows):
 
 # -- load.sql ---------------------------------------------------------------------------
 
-def test_load_sql_loads_every_table_parents_first(small):
+def test_load_sql_loads_every_table_once_in_streams_parents_first(small):
     text = (small.path / "load.sql").read_text()
-    loads = re.findall(r"LOAD DATA LOCAL INFILE '/var/lib/devenv-seed/(\w+)\.csv' INTO TABLE `(\w+)`", text)
-    assert [t for t, _ in loads] == TABLES == [t for _, t in loads]
+    head, *streams = text.split("-- devenv-load-stream: ")
+    assert len(streams) == 2 and "-- devenv-load-streams-end" in streams[-1]
+    loads = []
+    for stream in streams:
+        found = re.findall(r"LOAD DATA LOCAL INFILE '/var/lib/devenv-seed/(\w+)\.csv' INTO TABLE `(\w+)`", stream)
+        assert all(f == t for f, t in found)
+        assert [t for t, _ in found] == sorted((t for t, _ in found), key=TABLES.index)   # parents first
+        loads += [t for t, _ in found]
+    assert sorted(loads) == sorted(TABLES)
+    assert "SET SESSION foreign_key_checks = 0" in head   # every stream's session setup
     assert "foreign_key_checks = 0" in text and "unique_checks = 0" in text and "sql_log_bin = 0" in text
     assert f"-- devenv-total-rows: {small.manifest['total_rows']}\n" in text
     for t in TABLES:
