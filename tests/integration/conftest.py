@@ -7,6 +7,7 @@ Everything these tests create carries the label dev.devenv.test=<session id>
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -18,6 +19,13 @@ import pytest
 
 from tests.conftest import FIXTURES, REPO
 from tests.ports import free_port
+
+# Ctrl-C tests send SIGINT to devenv subprocesses. A process started in the background by a
+# shell without job control (or an xdist worker) has SIGINT ignored, and an ignored signal stays
+# ignored across exec: the child would never see its Ctrl-C. A Python handler here is reset to
+# the default at exec, so every devenv the tests start gets its KeyboardInterrupt again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # one value per test session (per xdist worker: each imports this module), so two sessions on
 # one machine never clean up each other's objects
