@@ -17,6 +17,7 @@ from ..errors import DevenvError
 from ..names import Scope, as_scope
 from ..render import ServicePlan, Stack
 from .client import Engine
+from .clones import is_base_volume
 from .images import image_exists
 
 
@@ -137,7 +138,10 @@ def check_owner(engine: Engine, scope: Scope) -> None:
         return
     wanted = [f"{names.MANAGED}=true", f"{names.PROJECT}={scope.project}"]
     found = [c.get("Labels") or {} for c in engine.api.containers(all=True, filters={"label": wanted})]
-    found += [v.get("Labels") or {} for v in engine.api.volumes(filters={"label": wanted})["Volumes"] or []]
+    # clone bases are immutable, content-addressed snapshot data, never adopted by name: the bases a
+    # removed checkout left must not lock its name away from a new directory
+    found += [lab for v in engine.api.volumes(filters={"label": wanted})["Volumes"] or []
+              if not is_base_volume(lab := v.get("Labels") or {})]
     others = sorted({lab.get(names.PROJECT_ROOT) for lab in found} - {scope.root, None, ""})
     if others:
         raise ProjectClashError(

@@ -143,3 +143,18 @@ def test_status_uses_the_one_definition_of_ready(stack, fake, monkeypatch):
         "devenv.engine.health", fromlist=["Observation"]).Observation(lifecycle.Health.HEALTHY))
     rows = lifecycle.status(fake.engine, stack.scope)
     assert [(r.service, r.health) for r in rows] == [("app", "healthy")]
+
+
+def _project_labels(root: str, **extra) -> dict:
+    return {names.MANAGED: "true", names.PROJECT: "shop", names.PROJECT_ROOT: root, **extra}
+
+
+def test_a_project_name_used_from_another_directory_is_refused_but_clone_bases_do_not_claim_it(fake):
+    from devenv.engine.clones import BASE_KINDS
+    from devenv.engine.plan import ProjectClashError, check_owner
+    scope = names.Scope("shop", "small-db", root="/home/me/shop")
+    fake.volumes["base"] = {"Name": "base", "Labels": _project_labels("/old/checkout", **{names.KIND: sorted(BASE_KINDS)[0]})}
+    check_owner(fake.engine, scope)           # a base the old checkout left: snapshot data, not an owner
+    fake.volumes["data"] = {"Name": "data", "Labels": _project_labels("/old/checkout")}
+    with pytest.raises(ProjectClashError, match="/old/checkout"):
+        check_owner(fake.engine, scope)
