@@ -253,3 +253,14 @@ class EngineError(DevenvError):
         if req is not None and getattr(req, "method", None) and getattr(req, "path_url", None):
             request = f"{req.method} {req.path_url}"
         return cls(str(explanation).strip(), status, request, doing, hint)
+
+
+class RemoteMountError(DevenvError):
+    """A profile mounts working-tree paths, and the engine cannot see this machine's files."""
+
+    def __init__(self, engine_url: str, mounts: list[tuple[str, str, str]]):
+        listed = "; ".join(f"service {svc}: {target} <- {source}" for svc, target, source in mounts)
+        super().__init__(
+            f"the engine at {engine_url} is not on this machine, so it cannot mount the working tree: {listed}",
+            "Source mounts (`mounts:`) work on a local engine only. On a remote engine use a profile "
+            "without mounts (the production declaration, e.g. `base`): its images carry the code.")

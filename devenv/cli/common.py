@@ -81,6 +81,9 @@ class Context:
         if getattr(self, "_engine", None) is None:
             from ..engine import connect
             self._engine = connect(url=self.engine_url)
+            if self.engine_url:
+                # tools devenv runs (testinfra's docker backend runs the docker CLI) act on the same engine
+                os.environ["DOCKER_HOST"] = self._engine.url
         return self._engine
 
 
