@@ -34,7 +34,7 @@ from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
 from .clones import is_base_volume, seed_by_clone
-from .remote import check_source_mounts, url_host
+from .remote import check_source_mounts, remote_port_free, url_host
 
 STOP_TIMEOUT = 10
 
@@ -170,7 +170,8 @@ def instance_stack(engine: Engine, stack: Stack) -> Stack:
         return stack
     own = {(p.get("IP"), p.get("PublicPort")) for c in containers_of(engine, stack.scope).values()
            for p in c.get("Ports", []) if p.get("PublicPort")}
-    return with_instance_ports(stack, lambda p: (p.host_ip, p.host) in own or ("0.0.0.0", p.host) in own)
+    return with_instance_ports(stack, lambda p: (p.host_ip, p.host) in own or ("0.0.0.0", p.host) in own,
+                               is_free=port_free if engine.is_local else remote_port_free(engine))
 
 
 def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 300) -> UpResult:

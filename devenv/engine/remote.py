@@ -7,7 +7,10 @@ addresses, so URLs name that host.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..errors import RemoteMountError
+from ..profile.model import Port
 from ..render import Stack
 from .client import Engine
 
@@ -31,3 +34,14 @@ def url_host(engine: Engine, ip: str) -> str:
     if engine.host:
         return engine.host
     return "127.0.0.1" if ip in ("0.0.0.0", "::", "") else ip
+
+
+def remote_port_free(engine: Engine) -> Callable[[Port], bool]:
+    """Whether a port is free on a remote engine's host, as far as the engine can tell:
+    none of its containers publishes it (this machine's ports say nothing about that host)."""
+    taken = {(p.get("IP") or "", p["PublicPort"]) for c in engine.api.containers()
+             for p in c.get("Ports", []) if p.get("PublicPort")}
+
+    def free(port: Port) -> bool:
+        return not any(number == port.host and ip in (port.host_ip, "0.0.0.0", "::", "") for ip, number in taken)
+    return free

@@ -115,8 +115,7 @@ def test_up_cold_snapshot_round_trip_verify_and_status_over_ssh(remote, engine):
     instance = f"r{uuid.uuid4().hex[:6]}"
     # `localhost` in the URL: the URLs devenv prints must name the engine's host as given
     url = f"tcp://localhost:{d.api_port}"
-    env = {"DEVENV_CLONES": "1"}
-    up = dv("up", "base", "--engine", url, "--name", instance, timeout=2400, env=env)
+    up = dv("up", "base", "--engine", url, "--name", instance, timeout=2400)
     assert "bootstrap debian bookworm" in up.stderr, up.stderr   # cold: the base image too
     assert f"copy dataset" in up.stderr and "to the engine's volume" in up.stderr, up.stderr
     assert "seeding dataset" in up.stdout and "copied image set" in up.stdout, up.stdout
@@ -152,6 +151,13 @@ def test_up_cold_snapshot_round_trip_verify_and_status_over_ssh(remote, engine):
     assert db("CHECKSUM TABLE " + ", ".join(tables)) != checksums
     dv("snapshot", "restore", "base", "remote1", "--engine", url, "--name", instance, timeout=1200)
     assert db("CHECKSUM TABLE " + ", ".join(tables)) == checksums
+
+    # a second instance starts from the snapshot: by copying, as clones need a local engine
+    second = f"{instance}-2"
+    up2 = dv("up", "base", "--engine", url, "--name", second, timeout=1200)
+    assert "restored snapshot: base/remote1" in up2.stdout, up2.stdout
+    assert "copy-on-write clones are not available (the engine is not on this machine" in up2.stderr, up2.stderr
+    dv("down", "base", "--engine", url, "--name", second, "--volumes")
 
     verify = dv("verify", "base", "--engine", url, "--name", instance, "--no-user-tests", timeout=1200)
     assert verify.returncode == 0, verify.stdout
