@@ -186,9 +186,15 @@ def connect(timeout: int = 300, url: str | None = None) -> Engine:
 
 
 def _client(target: Target, timeout: int) -> docker.DockerClient:
+    from docker.constants import DEFAULT_DOCKER_API_VERSION
     # the first request (the API version) with a short timeout; then the caller's for builds etc.
     client = docker.DockerClient(base_url=target.url, tls=target.tls or False, timeout=min(timeout, CONNECT_TIMEOUT),
-                                 use_ssh_client=False)
+                                 use_ssh_client=False, version=DEFAULT_DOCKER_API_VERSION)
+    if target.tls is not None:
+        # requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE replace the engine's CA (its
+        # trust_env); the Docker CLI trusts the CA of the Docker config only, and so does devenv
+        client.api.trust_env = False
+    client.api._version = client.api._retrieve_server_version()   # what version=None does, after the above
     client.ping()
     client.api.timeout = timeout
     return client

@@ -21,13 +21,14 @@ from pathlib import Path
 import docker
 
 API_PORT = 2375
+TLS_PORT = 2376   # socat: TLS with client certificates in front of API_PORT
 SSH_PORT = 22
 
 DOCKERFILE = """\
 FROM {base}
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-      docker.io openssh-server iptables ca-certificates curl \\
+      docker.io openssh-server iptables ca-certificates curl socat \\
  && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
 COPY start /usr/local/bin/devenv-dind-start
 CMD ["/usr/local/bin/devenv-dind-start"]
@@ -62,6 +63,11 @@ class Dind:
     container: str
     api_port: int     # on 127.0.0.1 of this machine
     ssh_port: int     # on 127.0.0.1 of this machine
+    tls_port: int     # on 127.0.0.1 of this machine, once start_tls ran
+
+    @property
+    def tls_url(self) -> str:
+        return f"tcp://127.0.0.1:{self.tls_port}"
 
     @property
     def tcp_url(self) -> str:
@@ -112,15 +118,16 @@ def start(client: docker.DockerClient, image: str, name: str, labels: dict[str, 
     host_config = api.create_host_config(
         binds={volume.name: {"bind": "/var/lib/docker", "mode": "rw"},
                "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
-        port_bindings={API_PORT: ("127.0.0.1", None), SSH_PORT: ("127.0.0.1", None)},
+        port_bindings={API_PORT: ("127.0.0.1", None), TLS_PORT: ("127.0.0.1", None), SSH_PORT: ("127.0.0.1", None)},
         **HOST_CONFIG) | SYSTEMPATHS_UNCONFINED
     config = api.create_container_config(image, None, labels=labels, host_config=host_config,
-                                         ports=[API_PORT, SSH_PORT], detach=True)
+                                         ports=[API_PORT, TLS_PORT, SSH_PORT], detach=True)
     cid = api.create_container_from_config(config, name)["Id"]
     api.start(cid)
     c = client.containers.get(cid)
     ports = c.attrs["NetworkSettings"]["Ports"]
-    dind = Dind(c.name, int(ports[f"{API_PORT}/tcp"][0]["HostPort"]), int(ports[f"{SSH_PORT}/tcp"][0]["HostPort"]))
+    dind = Dind(c.name, int(ports[f"{API_PORT}/tcp"][0]["HostPort"]), int(ports[f"{SSH_PORT}/tcp"][0]["HostPort"]),
+                int(ports[f"{TLS_PORT}/tcp"][0]["HostPort"]))
     put_file(c, "/root/.ssh/authorized_keys", authorized_key.encode(), 0o600)
     deadline = time.monotonic() + timeout
     while True:
@@ -171,3 +178,39 @@ def ssh_home(home: Path, dind: Dind, keys: list[str]) -> Path:
     if keys:
         (ssh / "known_hosts").write_text("".join(f"[127.0.0.1]:{dind.ssh_port} {k}\n" for k in keys))
     return key.with_suffix(".pub")
+
+
+def make_certs(directory: Path) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as the Docker docs
+    make them: ``directory/client`` holds ca.pem, cert.pem, key.pem ($DOCKER_CERT_PATH)."""
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=devenv-test-ca",
+        "-keyout", "ca-key.pem", "-out", "ca.pem")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        (directory / f"{name}.ext").write_text(ext + "\n")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}-key.pem",
+            "-out", f"{name}.csr")
+        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}-cert.pem")
+    client = directory / "client"
+    client.mkdir(exist_ok=True)
+    for src, dst in (("ca.pem", "ca.pem"), ("client-cert.pem", "cert.pem"), ("client-key.pem", "key.pem")):
+        (client / dst).write_bytes((directory / src).read_bytes())
+    return client
+
+
+def start_tls(client: docker.DockerClient, dind: Dind, certs: Path) -> None:
+    """TLS that verifies client certificates on TLS_PORT, in front of the inner engine's API."""
+    c = client.containers.get(dind.container)
+    for name in ("ca.pem", "server-cert.pem", "server-key.pem"):
+        put_file(c, f"/etc/devenv-tls/{name}", (certs / name).read_bytes(), 0o600)
+    c.exec_run(["socat", f"openssl-listen:{TLS_PORT},reuseaddr,fork,cert=/etc/devenv-tls/server-cert.pem,"
+                f"key=/etc/devenv-tls/server-key.pem,cafile=/etc/devenv-tls/ca.pem,verify=1",
+                f"tcp:127.0.0.1:{API_PORT}"], detach=True)
+    deadline = time.monotonic() + 20
+    while c.exec_run(["sh", "-c", f"cat /proc/net/tcp | grep -qi ':{TLS_PORT:04X} .* 0A '"]).exit_code != 0:
+        assert time.monotonic() < deadline, "socat did not listen"
+        time.sleep(0.2)

@@ -75,7 +75,7 @@ def one_paragraph_error(r) -> str:
     return r.stderr
 
 
-def test_engines_that_cannot_be_used_are_named_with_exit_2(remote, tmp_path):
+def test_engines_that_cannot_be_used_are_named_with_exit_2(remote, tmp_path, engine):
     dv, d, home = remote
     # nothing listens there
     from tests.ports import free_port
@@ -83,18 +83,31 @@ def test_engines_that_cannot_be_used_are_named_with_exit_2(remote, tmp_path):
     err = one_paragraph_error(dv("status", "base", "--engine", f"tcp://127.0.0.1:{port}", check=False))
     assert f"tcp://127.0.0.1:{port}" in err and "connection refused" in err
 
-    # TLS files that do not exist, then ones that do but the engine does not speak TLS with them
-    err = one_paragraph_error(dv("status", "base", "--engine", d.tcp_url, check=False,
+    # TLS: files that do not exist; a CA that did not sign the engine's certificate; a client
+    # certificate the engine does not trust; then the right ones (socat verifying client certificates)
+    err = one_paragraph_error(dv("status", "base", "--engine", d.tls_url, check=False,
                                  env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(tmp_path / "none")}))
-    assert d.tcp_url in err and str(tmp_path / "none" / "ca.pem") in err and "DOCKER_CERT_PATH" in err
-    certs = tmp_path / "certs"
-    certs.mkdir()
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=devenv",
-                    "-keyout", str(certs / "key.pem"), "-out", str(certs / "cert.pem")], check=True,
-                   capture_output=True)
-    shutil.copy(certs / "cert.pem", certs / "ca.pem")
+    assert d.tls_url in err and f"{tmp_path / 'none'}/cert.pem does not exist" in err and "DOCKER_CERT_PATH" in err
+    good_certs = dind_mod.make_certs(tmp_path / "good")
+    dind_mod.start_tls(engine, d, tmp_path / "good")
+    other_certs = dind_mod.make_certs(tmp_path / "other-ca")
+    wrong_ca, wrong_client = tmp_path / "wrong-ca", tmp_path / "wrong-client"
+    for directory, ca, client in ((wrong_ca, other_certs, good_certs), (wrong_client, good_certs, other_certs)):
+        directory.mkdir()
+        shutil.copy(ca / "ca.pem", directory / "ca.pem")
+        shutil.copy(client / "cert.pem", directory / "cert.pem")
+        shutil.copy(client / "key.pem", directory / "key.pem")
+    err = one_paragraph_error(dv("status", "base", "--engine", d.tls_url, check=False,
+                                 env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(wrong_ca)}))
+    assert d.tls_url in err and "TLS handshake failed (CERTIFICATE_VERIFY_FAILED)" in err and str(wrong_ca) in err
+    err = one_paragraph_error(dv("status", "base", "--engine", d.tls_url, check=False,
+                                 env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(wrong_client)}))
+    assert d.tls_url in err and "TLS handshake failed" in err
+    ok = dv("status", "base", "--engine", d.tls_url, env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(good_certs)})
+    assert "not running" in ok.stdout
+    # TLS asked for of an engine that speaks plain http
     err = one_paragraph_error(dv("status", "base", "--engine", d.tcp_url, check=False,
-                                 env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(certs)}))
+                                 env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(good_certs)}))
     assert d.tcp_url in err and "TLS handshake failed" in err
 
     # ssh: a host key that differs from known_hosts, and a host not in it
