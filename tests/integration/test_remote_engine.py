@@ -61,7 +61,9 @@ def until_answers(query, seconds: float = 120):
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return query()
+            answer = query()
+            assert answer, "no answer yet"   # an empty result is never the answer to the query
+            return answer
         except (AssertionError, docker.errors.APIError):
             if time.monotonic() > deadline:
                 raise
@@ -162,10 +164,11 @@ def test_up_cold_snapshot_round_trip_verify_and_status_over_ssh(remote, engine):
     page = in_dind(engine, d, "curl", "-sS", "-D-", f"http://127.0.0.1:{port}/")
     assert " 200 " in page.splitlines()[0] and "X-Devenv-Data-Source" in page and "<h1>shop</h1>" in page, page[:600]
 
+    db_container = next(s["container"] for s in status["services"] if s["service"] == "db")
+
     def db(sql: str) -> str:
-        name = next(c.name for c in inner.containers.list(filters={"label": "dev.devenv.instance=" + instance})
-                    if c.labels.get("dev.devenv.service") == "db")
-        code, out = inner.containers.get(name).exec_run(["mariadb", "-uroot", "-N", "-B", "shop", "-e", sql])
+        # by the service's container name: helpers of the db image carry its service label too
+        code, out = inner.containers.get(db_container).exec_run(["mariadb", "-uroot", "-N", "-B", "shop", "-e", sql])
         assert code == 0, out
         return out.decode().strip()
 
