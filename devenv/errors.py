@@ -99,12 +99,42 @@ class TemplateError(DevenvError):
 class EngineUnreachableError(DevenvError):
     """The Docker Engine does not answer."""
 
-    def __init__(self, url: str, detail: str):
-        super().__init__(
-            f"Cannot reach the Docker Engine at {url}: {detail}",
-            "Start it (e.g. `systemctl start docker`, or `dockerd &` as root; "
-            "`scripts/engine.sh` does both install and start) or point DOCKER_HOST at a running engine.",
-        )
+    LOCAL_HINT = ("Start it (e.g. `systemctl start docker`, or `dockerd &` as root; "
+                  "`scripts/engine.sh` does both install and start) or point DOCKER_HOST at a running engine.")
+    REMOTE_HINT = ("Check the address and that an engine listens there (`docker -H URL version` asks the same), "
+                   "or choose another engine with --engine URL, $DOCKER_HOST or `docker context use`.")
+
+    def __init__(self, url: str, detail: str, hint: str | None = None, source: str | None = None):
+        self.url = url
+        self.detail = detail
+        chosen = f" (chosen by {source})" if source else ""
+        super().__init__(f"Cannot reach the Docker Engine at {url}{chosen}: {detail}",
+                         hint or (self.LOCAL_HINT if url.startswith("unix://") else self.REMOTE_HINT))
+
+
+class EngineTLSError(EngineUnreachableError):
+    """The TLS material for a tcp:// engine is missing, unreadable or does not match the engine."""
+
+    def __init__(self, url: str, detail: str, source: str | None = None, cert_path: str | None = None):
+        where = f" in {cert_path}" if cert_path else ""
+        super().__init__(url, detail, source=source, hint=(
+            f"devenv uses the TLS files (ca.pem, cert.pem, key.pem){where} that the Docker CLI would: "
+            "$DOCKER_CERT_PATH (default ~/.docker) with $DOCKER_TLS_VERIFY, or the Docker context's TLS material. "
+            "Point them at the engine's CA and a client certificate it trusts."))
+
+
+class EngineHostKeyError(EngineUnreachableError):
+    """An ssh:// engine's host key is unknown or differs from the one in known_hosts."""
+
+    def __init__(self, url: str, detail: str, source: str | None = None):
+        super().__init__(url, detail, source=source, hint=(
+            "devenv checks the host key against ~/.ssh/known_hosts and never accepts an unknown or changed key. "
+            "If the host really changed, check its new key out of band, then `ssh-keygen -R HOST` and "
+            "`ssh HOST true` once to record it."))
+
+
+class EngineConfigError(DevenvError):
+    """The engine to use is named badly: not an engine URL, or a Docker context that does not exist."""
 
 
 class BuildError(DevenvError):
@@ -223,3 +253,14 @@ class EngineError(DevenvError):
         if req is not None and getattr(req, "method", None) and getattr(req, "path_url", None):
             request = f"{req.method} {req.path_url}"
         return cls(str(explanation).strip(), status, request, doing, hint)
+
+
+class RemoteMountError(DevenvError):
+    """A profile mounts working-tree paths, and the engine cannot see this machine's files."""
+
+    def __init__(self, engine_url: str, mounts: list[tuple[str, str, str]]):
+        listed = "; ".join(f"service {svc}: {target} <- {source}" for svc, target, source in mounts)
+        super().__init__(
+            f"the engine at {engine_url} is not on this machine, so it cannot mount the working tree: {listed}",
+            "Source mounts (`mounts:`) work on a local engine only. On a remote engine use a profile "
+            "without mounts (the production declaration, e.g. `base`): its images carry the code.")

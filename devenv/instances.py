@@ -71,11 +71,14 @@ def free_port(p: Port) -> int:
         return s.getsockname()[1]
 
 
-def with_instance_ports(stack: Stack, held_by_own: Callable[[Port], bool] = lambda p: False) -> Stack:
+def with_instance_ports(stack: Stack, held_by_own: Callable[[Port], bool] = lambda p: False,
+                        is_free: Callable[[Port], bool] = port_free) -> Stack:
     """``stack`` with the host ports its instance uses (unchanged for the default instance).
 
     ``held_by_own(port)`` says whether the instance's own container already
     publishes it (then it is not "taken"); the choice is saved for the next ``up``.
+    ``is_free(port)``: whether the engine's host can publish it (this machine's ports
+    by default; a remote engine's own containers say it for its host).
     """
     scope = stack.scope
     if scope.is_default:
@@ -89,8 +92,11 @@ def with_instance_ports(stack: Stack, held_by_own: Callable[[Port], bool] = lamb
             key = _key(name, p)
             host = saved.get(key, p.host)
             candidate = dataclasses.replace(p, host=host)
-            if not held_by_own(candidate) and not port_free(candidate):
-                candidate = dataclasses.replace(p, host=free_port(p))
+            if not held_by_own(candidate) and not is_free(candidate):
+                for _ in range(100):   # free here (an ephemeral port), and free on the engine's host
+                    candidate = dataclasses.replace(p, host=free_port(p))
+                    if is_free(candidate):
+                        break
             chosen[key] = candidate.host
             ports.append(candidate)
         service = dataclasses.replace(sp.service, ports=tuple(ports))

@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..errors import DevenvError, EngineError
 from . import catalogue, data, dataset, editor, env, parity, profiles, project, trying
-from .common import Context
+from .common import ENGINE_HELP, Context, add_engine_option, check_engine_url
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,15 +27,17 @@ from .common import Context
 @click.option("--project", "project_dir", metavar="DIR", envvar="DEVENV_PROJECT",
               help="The project directory [env DEVENV_PROJECT; default: the directory with a devenv.yaml "
                    "from here upward, else devenv's reference project].")
+@click.option("--engine", "engine_url", metavar="URL", callback=check_engine_url, help=ENGINE_HELP)
 @click.option("--debug", is_flag=True, envvar="DEVENV_DEBUG", help="Show tracebacks on errors.")
 @click.pass_context
-def cli(ctx: click.Context, profiles_dir: str | None, project_dir: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, profiles_dir: str | None, project_dir: str | None, engine_url: str | None,
+        debug: bool) -> None:
     """devenv: a production-identical copy of the site on your machine.
 
     Profiles (YAML) declare the production stack and the data size; devenv renders
     them into images and runs them on the local Docker Engine.
     """
-    ctx.obj = Context(profiles_dir, debug, project_dir)
+    ctx.obj = Context(profiles_dir, debug, project_dir, engine_url)
 
 
 COMMANDS = (
@@ -49,8 +51,17 @@ COMMANDS = (
     editor.devcontainer_cmd, editor.completion_cmd, editor.dash_cmd,
     trying.try_cmd,
 )
+# the commands that act on a Docker Engine also take --engine after their name
+ENGINE_COMMANDS = (
+    env.up_cmd, env.down_cmd, env.status_cmd, env.ls_cmd, env.logs_cmd, env.exec_cmd, env.shell_cmd,
+    data.snapshot_group, parity.fingerprint_cmd, parity.drift_cmd, parity.verify_cmd,
+    catalogue.publish_cmd, catalogue.catalogue_cmd, catalogue.pull_cmd, dataset.dataset_group,
+    project.cache_group, project.watch_cmd, editor.devcontainer_cmd, editor.dash_cmd, trying.try_cmd,
+)
 for _command in COMMANDS:
     cli.add_command(_command)
+for _command in ENGINE_COMMANDS:
+    add_engine_option(_command)
 
 
 def known_error(exc: BaseException) -> DevenvError | None:

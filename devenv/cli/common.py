@@ -28,10 +28,12 @@ from ..render import Renderer
 class Context:
     """What the global options decided, shared by every command."""
 
-    def __init__(self, profiles_dir: str | None, debug: bool, project_dir: str | None = None):
+    def __init__(self, profiles_dir: str | None, debug: bool, project_dir: str | None = None,
+                 engine_url: str | None = None):
         self.profiles_dir = profiles_dir
         self.debug = debug
         self.project_dir = project_dir
+        self.engine_url = engine_url   # --engine; None: $DOCKER_HOST, the Docker context, the local socket
         self._store: ProfileStore | None = None
         self._project: Project | None = None
 
@@ -75,14 +77,55 @@ class Context:
         return os.environ.get("DEVENV_PROFILE") or self.project.default_profile
 
     def engine(self):
-        from ..engine import connect
-        return connect()
+        """The Docker Engine the commands act on (devenv.engine.client.resolve says which), connected once."""
+        if getattr(self, "_engine", None) is None:
+            from ..engine import connect
+            self._engine = connect(url=self.engine_url)
+            if self.engine_url:
+                # tools devenv runs (testinfra's docker backend runs the docker CLI) act on the same engine
+                os.environ["DOCKER_HOST"] = self._engine.url
+        return self._engine
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
 # -- shared options ---------------------------------------------------------------
+
+ENGINE_HELP = ("The Docker Engine: unix:///path.sock, tcp://HOST:PORT (TLS from $DOCKER_CERT_PATH and "
+               "$DOCKER_TLS_VERIFY) or ssh://USER@HOST [default: $DOCKER_HOST, else the current Docker "
+               "context, else the local socket].")
+
+
+def check_engine_url(ctx: click.Context, param, value: str | None) -> str | None:
+    """--engine checked as it is parsed: a URL that is none is refused before any work starts."""
+    if value:
+        from ..engine.client import check_url
+        check_url(value, "--engine")
+    return value
+
+
+def _set_engine(ctx: click.Context, param, value: str | None) -> None:
+    check_engine_url(ctx, param, value)
+    obj = ctx.find_object(Context)
+    if value and obj is not None:   # None while completing: no Context exists then
+        obj.engine_url = value
+
+
+def engine_option(f):
+    """--engine URL on a command: the same as the global option, written after the command."""
+    return click.option("--engine", "engine_url", metavar="URL", expose_value=False, callback=_set_engine,
+                        help=ENGINE_HELP)(f)
+
+
+def add_engine_option(command: click.Command) -> None:
+    """Give ``command`` (every command of a group) the --engine option, for commands that act on an engine."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_engine_option(sub)
+        return
+    if not any(p.name == "engine_url" for p in command.params):
+        engine_option(command)   # click.option appends to an existing Command's params
 
 def profile_argument(f):
     """Optional PROFILE argument; defaults to $DEVENV_PROFILE or small-db."""
@@ -106,7 +149,8 @@ def complete_instances(ctx: click.Context, param, incomplete: str) -> list:
     try:
         from ..engine import connect, lifecycle
         project = _completion_context(ctx).project.name
-        found = sorted({r.instance for r in lifecycle.instances(connect(timeout=5)) if r.project == project})
+        engine = connect(timeout=5, url=_completion_context(ctx).engine_url)
+        found = sorted({r.instance for r in lifecycle.instances(engine) if r.project == project})
     except Exception:   # no engine, no project: complete nothing rather than print into the shell
         return []
     return [n for n in found if n.startswith(incomplete)]
@@ -133,7 +177,8 @@ def _completion_context(ctx: click.Context) -> Context:
     root = ctx.find_root()
     if isinstance(root.obj, Context):
         return root.obj
-    return Context(root.params.get("profiles_dir"), False, root.params.get("project_dir"))
+    return Context(root.params.get("profiles_dir"), False, root.params.get("project_dir"),
+                   ctx.params.get("engine_url") or root.params.get("engine_url"))
 
 
 def complete_profiles(ctx: click.Context, param, incomplete: str) -> list:

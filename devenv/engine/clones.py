@@ -102,10 +102,12 @@ def upper_name(volume: str) -> str:
     return f"{volume}-upper"
 
 
-def unavailable_reason() -> str | None:
+def unavailable_reason(engine: Engine | None = None) -> str | None:
     """Why clones cannot work with this engine, before trying (None: try them)."""
     if os.environ.get("DEVENV_CLONES", "").strip().lower() in ("0", "off", "no", "false"):
         return "DEVENV_CLONES is off"
+    if engine is not None and not engine.is_local:
+        return f"the engine is not on this machine ({engine.url}, chosen by {engine.source})"
     host = os.environ.get("DOCKER_HOST", "")
     if host and not host.startswith("unix://"):
         return f"the engine is not on this machine (DOCKER_HOST={host})"
@@ -376,7 +378,7 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
     from .seeding import SeedPlan, plan_seed
     v = sp.service.volumes[0]
     volume = names.volume_name(stack.scope, v.name)
-    reason = unavailable_reason()
+    reason = unavailable_reason(engine)
     if reason is None:
         store = snapshot_store(stack.scope)
         image_id = engine.api.inspect_image(sp.image.tag)["Id"]

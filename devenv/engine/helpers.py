@@ -22,7 +22,7 @@ VOLUME_MOUNT = "/vol"
 
 # The kinds of helper containers. Service containers carry ``KIND=service`` too (an
 # image label they inherit), so helpers are told apart by these values, never by the key.
-HELPER_KINDS = frozenset({"probe", "restore", "switch", "clean", "wipe", "seal", "clone"})
+HELPER_KINDS = frozenset({"probe", "restore", "switch", "clean", "wipe", "seal", "clone", "seed"})
 
 
 class HelperError(DevenvError):

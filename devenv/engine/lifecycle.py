@@ -34,6 +34,7 @@ from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
 from .clones import is_base_volume, mount_refused, seed_by_clone, uncloned_fallback
+from .remote import check_source_mounts, remote_port_free, url_host
 
 STOP_TIMEOUT = 10
 
@@ -89,7 +90,8 @@ def check_ports(engine: Engine, plan: UpPlan) -> None:
         if step.action is Action.KEEP:
             continue
         for p in plan.stack.services[step.service].service.ports:
-            if port_free(p):
+            # a remote engine's ports are on its host: only its own containers can say they are taken
+            if port_free(p) if engine.is_local else _port_holder(engine, p.host_ip, p.host) is None:
                 continue
             holder = _port_holder(engine, p.host_ip, p.host)
             if holder not in replaced:
@@ -178,7 +180,8 @@ def instance_stack(engine: Engine, stack: Stack) -> Stack:
         return stack
     own = {(p.get("IP"), p.get("PublicPort")) for c in containers_of(engine, stack.scope).values()
            for p in c.get("Ports", []) if p.get("PublicPort")}
-    return with_instance_ports(stack, lambda p: (p.host_ip, p.host) in own or ("0.0.0.0", p.host) in own)
+    return with_instance_ports(stack, lambda p: (p.host_ip, p.host) in own or ("0.0.0.0", p.host) in own,
+                               is_free=port_free if engine.is_local else remote_port_free(engine))
 
 
 def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 300) -> UpResult:
@@ -189,6 +192,7 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     """
     stack = plan.stack
     result = UpResult()
+    check_source_mounts(engine, stack)
     check_ports(engine, plan)
     remove_stale_helpers(engine, stack.scope)
     if plan.build:
@@ -366,14 +370,13 @@ def status(engine: Engine, profile: Scope | str) -> list[ServiceStatus]:
     for service, c in sorted(containers_of(engine, profile).items()):
         obs = current(engine, c["Id"])
         health = {Health.NO_HEALTHCHECK: "no healthcheck", Health.EXITED: "-"}.get(obs.health, obs.health.value)
-        urls = sorted({_url(p) for p in c.get("Ports", []) if p.get("PublicPort")})
+        urls = sorted({_url(p, engine) for p in c.get("Ports", []) if p.get("PublicPort")})
         out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"], urls))
     return out
 
 
-def _url(port: dict) -> str:
-    ip = port.get("IP") or "127.0.0.1"
-    ip = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip
+def _url(port: dict, engine: Engine) -> str:
+    ip = url_host(engine, port.get("IP") or "127.0.0.1")
     scheme = "http" if port.get("PrivatePort") in (80, 8080) else "tcp"
     return f"{scheme}://{ip}:{port['PublicPort']}/" if scheme == "http" else f"{scheme}://{ip}:{port['PublicPort']}"
 

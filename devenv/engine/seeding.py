@@ -5,9 +5,12 @@ volume still needs initialising (new, empty, or left half-initialised by an
 interrupted seed), devenv first looks for a snapshot of the same dataset taken
 with a server that reads it (``devenv.db.ServerIdentity``) and restores it; otherwise it
 generates the dataset (cached per machine, with the engine's load script) and
-bind-mounts it read-only at the seed path, where the recipe's entrypoint bulk-loads
+mounts it read-only at the seed path, where the recipe's entrypoint bulk-loads
 it on first start. A volume that is initialised is
-never touched.
+never touched. On a local engine the cache directory is bind-mounted; an engine
+whose filesystem is not this machine's (``Engine.is_local`` false) gets it copied
+through the archive API into a seed volume of the instance, reused while it holds
+the same dataset.
 
 Image set: the files go into the image set's volume through the Engine's archive
 API (before the container starts), with the set's id as a marker file, so they
@@ -79,7 +82,69 @@ def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[st
     files = materialize(profile.dataset, profile.imageset, cache_dir(), reporter, engine=engine_of(profile))
     if state is DatadirState.SEED_INTERRUPTED:  # start from empty (the entrypoint would too)
         wipe(engine, sp.image.tag, volume, stack.scope)
-    return SeedPlan({str(files.path): {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
+    source = str(files.path) if engine.is_local else seed_volume(engine, stack, sp.image.tag, files, reporter)
+    return SeedPlan({source: {"bind": SEED_MOUNT, "mode": "ro"}}, dataset=files.id)
+
+
+SEED_VOLUME = "seed"
+SEED_MARKER = ".devenv-seed-copied"   # written after the whole dataset: its id
+
+
+def seed_volume(engine: Engine, stack: Stack, image: str, files, reporter: Reporter) -> str:
+    """The dataset directory ``files`` in a volume of the instance on the engine, copied
+    through the archive API (the engine cannot see this machine's cache); its name.
+
+    The marker with the dataset id is written after every file, so a copy cut short
+    is never taken for a complete one: it is copied again from empty.
+    """
+    from .helpers import VOLUME_MOUNT, create_helper, remove_helper
+    volume = names.volume_name(stack.scope, SEED_VOLUME)
+    cid = None
+    try:
+        existing = _volume_exists(engine, volume)
+        if not existing:
+            engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, SEED_VOLUME))
+        cid = create_helper(engine, image, volume, stack.scope, "seed")
+        if existing and _read(engine, cid, posixpath.join(VOLUME_MOUNT, SEED_MARKER)) == files.id:
+            return volume
+        if existing:   # another dataset, or a copy cut short: start from an empty volume
+            remove_helper(engine, cid)
+            cid = None
+            engine.api.remove_volume(volume)
+            engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, SEED_VOLUME))
+            cid = create_helper(engine, image, volume, stack.scope, "seed")
+        size = sum(p.stat().st_size for p in Path(files.path).rglob("*") if p.is_file())
+        with reporter.step(f"copy dataset {files.id} ({size / 1e6:,.1f} MB) to the engine's volume {volume}"):
+            stream = _TarStream(Path(files.path))
+            try:
+                if not engine.api.put_archive(cid, VOLUME_MOUNT, stream):
+                    raise docker.errors.APIError(f"the engine refused the dataset for volume {volume}")
+            finally:
+                stream.close()
+            if not engine.api.put_archive(cid, VOLUME_MOUNT, _one_file(SEED_MARKER, files.id + "\n")):
+                raise docker.errors.APIError(f"the engine refused the seed marker for volume {volume}")
+        return volume
+    finally:
+        if cid is not None:
+            remove_helper(engine, cid)
+
+
+def _volume_exists(engine: Engine, volume: str) -> bool:
+    try:
+        engine.api.inspect_volume(volume)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def _one_file(name: str, text: str) -> bytes:
+    data = text.encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def populate_imageset(engine: Engine, stack: Stack, sp: ServicePlan, container: str, reporter: Reporter) -> str | None:

@@ -244,6 +244,19 @@ CASES: dict[str, list[Case]] = {
                     case("dash", "--port", "http", needle="'http' is not a valid integer")],
 }
 
+# --engine (global, and on every command that acts on an engine): not an engine URL
+for _key in ["devenv --engine", "cache ls --engine", "cache prune --engine", "catalogue --engine", "dash --engine",
+             "dataset subset --engine", "devcontainer --engine", "down --engine", "drift --engine", "exec --engine",
+             "fingerprint --engine", "logs --engine", "ls --engine", "publish --engine", "pull --engine",
+             "shell --engine", "snapshot list --engine", "snapshot restore --engine", "snapshot rm --engine",
+             "snapshot save --engine", "status --engine", "try --engine", "up --engine", "verify --engine",
+             "watch --engine"]:
+    _words = _key.split()[:-1]
+    _words = ["status"] if _words == ["devenv"] else _words
+    _before = ("--engine", "ftp://nowhere") if _key == "devenv --engine" else ()
+    _after = () if _before else ("--engine", "ftp://nowhere")
+    CASES[_key] = [case(*_before, *_words, *_after, needle="`ftp://nowhere` is not a Docker Engine URL")]
+
 
 def parameter_keys(command: click.Command = cli, path: tuple[str, ...] = ()) -> set[str]:
     """"COMMAND PATH PARAM" for every parameter of the click tree (options by their long name)."""
