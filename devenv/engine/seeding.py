@@ -105,7 +105,7 @@ def seed_volume(engine: Engine, stack: Stack, image: str, files, reporter: Repor
         if not existing:
             engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, SEED_VOLUME))
         cid = create_helper(engine, image, volume, stack.scope, "seed")
-        if existing and _read(engine, cid, posixpath.join(VOLUME_MOUNT, SEED_MARKER)) == files.id:
+        if existing and (read_file(engine, cid, posixpath.join(VOLUME_MOUNT, SEED_MARKER)) or b"").decode(errors="replace").strip() == files.id:
             return volume
         if existing:   # another dataset, or a copy cut short: start from an empty volume
             remove_helper(engine, cid)

@@ -246,7 +246,7 @@ CASES: dict[str, list[Case]] = {
 
 # --engine (global, and on every command that acts on an engine): not an engine URL
 for _key in ["devenv --engine", "cache ls --engine", "cache prune --engine", "catalogue --engine", "dash --engine",
-             "dataset subset --engine", "devcontainer --engine", "down --engine", "drift --engine", "exec --engine",
+             "dataset import --engine", "dataset subset --engine", "devcontainer --engine", "down --engine", "drift --engine", "exec --engine",
              "fingerprint --engine", "logs --engine", "ls --engine", "publish --engine", "pull --engine",
              "shell --engine", "snapshot list --engine", "snapshot restore --engine", "snapshot rm --engine",
              "snapshot save --engine", "status --engine", "try --engine", "up --engine", "verify --engine",
