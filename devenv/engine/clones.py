@@ -47,6 +47,7 @@ import fcntl
 import hashlib
 import os
 import shlex
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,28 +181,32 @@ def seal_of(engine: Engine, image: str, base: str, scope: Scope) -> str:
     return _run(engine, image, scope, "seal", {base: {"bind": BASE_MOUNT, "mode": "ro"}}, SEAL_SCRIPT)
 
 
-_held: dict[str, int] = {}   # base locks this process holds (re-entered, not re-taken: flock would deadlock)
+# base locks this thread holds (re-entered, not re-taken: flock would deadlock). Per thread:
+# `devenv try --jobs N` makes N instances from one base at once, and each thread must wait for
+# the other's flock (each open() is its own lock) rather than walk in on it
+_held = threading.local()
 
 
 @contextmanager
 def _base_lock(store: SnapshotStore, base: str):
     """One user of a base's life cycle at a time: its fill, a clone being made on it, its removal
     (two `up` of one project, `snapshot rm` or `cache prune` meanwhile)."""
-    if _held.get(base):
-        _held[base] += 1
+    held = _held.__dict__.setdefault("counts", {})
+    if held.get(base):
+        held[base] += 1
         try:
             yield
         finally:
-            _held[base] -= 1
+            held[base] -= 1
         return
     store.root.mkdir(parents=True, exist_ok=True)
     with open(store.root / f".{base}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        _held[base] = 1
+        held[base] = 1
         try:
             yield
         finally:
-            _held.pop(base, None)
+            held.pop(base, None)
 
 
 def sealed_base(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str, scope: Scope,

@@ -92,3 +92,28 @@ def test_snapshot_rm_removes_an_unused_base(tmp_path):
 def test_base_volumes_belong_to_no_instance():
     assert clones.is_base_volume({names.KIND: "base"}) and clones.is_base_volume({names.KIND: "base-sealed"})
     assert not clones.is_base_volume({names.KIND: "clone-upper"})
+
+
+def test_the_base_lock_excludes_other_threads_and_is_reentered_by_its_own(tmp_path):
+    # `devenv try --jobs 2` clones one base from two threads of one process
+    import threading
+    import time as _time
+    from devenv.data.snapshots import SnapshotStore
+    from devenv.engine.clones import _base_lock
+    store = SnapshotStore(tmp_path / "snapshots")
+    inside, overlaps = [0], []
+
+    def user():
+        with _base_lock(store, "b"):
+            with _base_lock(store, "b"):        # re-entered by the same thread: no deadlock
+                inside[0] += 1
+                overlaps.append(inside[0])
+                _time.sleep(0.05)
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=user) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert overlaps == [1, 1, 1]
