@@ -110,12 +110,28 @@ def service_labels(scope: Scope | str, service: str, config_hash: str, extra: bo
     return (extra_labels() if extra else {}) | as_scope(scope).labels() | {SERVICE: service, CONFIG_HASH: config_hash}
 
 
+def current_owner() -> str:
+    """Who is running devenv: ``$DEVENV_OWNER``, else ``user@host``. The network and volumes of an
+    instance carry it (``OWNER``, set when they are made): ``devenv ls`` shows it, and ``down`` of
+    an instance someone else made needs ``--force`` (a shared instance on a team engine)."""
+    import getpass
+    import socket
+    owner = os.environ.get("DEVENV_OWNER", "").strip()
+    if owner:
+        return owner
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):   # no name for this uid (a container's user)
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
 def volume_labels(scope: Scope | str, volume: str, extra: bool = True) -> dict[str, str]:
-    return (extra_labels() if extra else {}) | as_scope(scope).labels() | {VOLUME: volume}
+    return (extra_labels() if extra else {}) | as_scope(scope).labels() | {VOLUME: volume, OWNER: current_owner()}
 
 
 def network_labels(scope: Scope | str) -> dict[str, str]:
-    return extra_labels() | as_scope(scope).labels()
+    return extra_labels() | as_scope(scope).labels() | {OWNER: current_owner()}
 
 
 def helper_labels(scope: Scope | str, kind: str) -> dict[str, str]:

@@ -356,6 +356,24 @@ def table(headers: list[str], rows: list[list[str]]) -> None:
 
 # -- watching ---------------------------------------------------------------------------
 
+def record_and_collect(engine, stack) -> None:
+    """After an `up` (and after each change `watch` applies): record what the stack uses; the
+    images that edits left behind (older than the previous one of each service, kept by no
+    project) are removed."""
+    from ..data.datasets import dataset_id
+    from ..data.imagesets import imageset_id
+    from ..engine.images import remove_unused
+    from ..housekeeping import record_use as record
+    from ..paths import cache_dir
+    p = stack.profile
+    dropped = record(cache_dir(), stack.scope.project, stack.scope.root, p.name,
+                     {s: sp.image.tag for s, sp in stack.services.items()},
+                     dataset_id(p.dataset, p.imageset) if p.dataset else None,
+                     imageset_id(p.imageset) if p.imageset else None)
+    if dropped:
+        remove_unused(engine, dropped)
+
+
 def watch_running(ctx: Context, name: str, instance: str | None, engine, stack, timeout: float) -> None:
     """The loop of ``devenv watch`` and ``devenv up --watch``, once the stack is up:
     every change of the project's files re-renders PROFILE and converges with
@@ -377,7 +395,12 @@ def watch_running(ctx: Context, name: str, instance: str | None, engine, stack, 
     def roots():
         return stack_roots(project.root, ctx.store.profiles_dir, ctx.store.images_dir, state["stack"])
 
-    apply = apply_with(render, lambda s: lifecycle.up(engine, s, SilentReporter(), timeout=timeout))
+    def converge(s):
+        result = lifecycle.up(engine, s, SilentReporter(), timeout=timeout)
+        record_and_collect(engine, s)       # an edit's older images go, as after `up`
+        return result
+
+    apply = apply_with(render, converge)
     watcher = Watcher(project.root, roots, apply, lambda change: click.echo(describe(change), err=not change.ok))
     label = str(stack.scope)
     try:

@@ -11,7 +11,7 @@ import click
 from ..errors import Interrupted, NotFoundError
 from ..ui import reporter_for
 from .common import Context, complete_services, instance_option, json_option, pass_ctx, profile_argument, profile_name, \
-    profile_option, table, target_option, watch_running
+    profile_option, record_and_collect, table, target_option, watch_running
 
 
 @click.command("up")
@@ -63,7 +63,7 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, wat
                   ("cloned snapshot", result.cloned),
                   ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
-    _housekeeping(ctx, engine, stack)
+    record_and_collect(engine, stack)
     for row in lifecycle.status(engine, stack.scope):
         for url in row.urls:
             click.echo(f"  {row.service:<8} {url}")
@@ -92,10 +92,12 @@ def _kube_up(ctx: Context, name: str, timeout: float, dry_run: bool) -> None:
 @click.command("down")
 @profile_argument
 @click.option("--volumes", is_flag=True, help="Also remove the named volumes (the database!).")
+@click.option("--force", is_flag=True, help="Remove an instance another owner started (a shared one).")
 @instance_option
 @target_option
 @pass_ctx
-def down_cmd(ctx: Context, profile: str | None, volumes: bool, instance: str | None, target: str) -> None:
+def down_cmd(ctx: Context, profile: str | None, volumes: bool, force: bool, instance: str | None,
+             target: str) -> None:
     """Stop and remove PROFILE's containers and network. Volumes are kept unless --volumes."""
     scope = ctx.scope(profile_name(profile), instance)
     name = str(scope)
@@ -112,7 +114,7 @@ def down_cmd(ctx: Context, profile: str | None, volumes: bool, instance: str | N
     if not scope.is_default and not lifecycle.exists(engine, scope):
         raise NotFoundError(f"no instance `{scope.instance}` of profile {scope.profile}",
                             "`devenv ls` lists the instances on this engine.")
-    result = lifecycle.down(engine, scope, volumes=volumes)
+    result = lifecycle.down(engine, scope, volumes=volumes, force=force)
     if not (result.removed_containers or result.removed_networks or result.removed_volumes):
         click.echo(f"{name}: nothing to remove")
     else:
@@ -217,7 +219,7 @@ def shell_cmd(ctx: Context, service: str, profile: str | None, instance: str | N
 @json_option
 @pass_ctx
 def ls_cmd(ctx: Context, as_json: bool) -> None:
-    """Every instance of every project on the engine: state, ports, disk use."""
+    """Every instance of every project on the engine: state, ports, disk use, owner."""
     from ..engine import lifecycle
     rows = lifecycle.instances(ctx.engine())
     if as_json:
@@ -226,23 +228,7 @@ def ls_cmd(ctx: Context, as_json: bool) -> None:
     if not rows:
         click.echo("no devenv environments on this engine")
         return
-    table(["PROJECT", "PROFILE", "INSTANCE", "STATE", "PORTS", "DISK", "ROOT"],
+    table(["PROJECT", "PROFILE", "INSTANCE", "STATE", "PORTS", "DISK", "OWNER", "ROOT"],
           [[r.project, r.profile, r.instance, r.state, " ".join(r.ports) or "-",
-            "-" if r.disk_bytes is None else f"{r.disk_bytes / 1e6:,.1f} MB", r.root or "-"] for r in rows])
-
-
-def _housekeeping(ctx: Context, engine, stack) -> None:
-    """Record what this up uses; images that edits left behind (older than the
-    previous one of each service, kept by no project) are removed."""
-    from ..data.datasets import dataset_id
-    from ..data.imagesets import imageset_id
-    from ..engine.images import remove_unused
-    from ..housekeeping import record_use
-    from ..paths import cache_dir
-    p = stack.profile
-    dropped = record_use(cache_dir(), stack.scope.project, stack.scope.root, p.name,
-                         {s: sp.image.tag for s, sp in stack.services.items()},
-                         dataset_id(p.dataset, p.imageset) if p.dataset else None,
-                         imageset_id(p.imageset) if p.imageset else None)
-    if dropped:
-        remove_unused(engine, dropped)
+            "-" if r.disk_bytes is None else f"{r.disk_bytes / 1e6:,.1f} MB", r.owner or "-", r.root or "-"]
+           for r in rows])

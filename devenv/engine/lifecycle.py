@@ -28,7 +28,7 @@ from ..ui import Reporter
 from .client import Engine
 from .health import Health, current, observe, wait_ready
 from .images import ensure_images
-from .plan import Action, Data, ServiceStep, UpPlan, check_owner, containers_of, plan_up
+from .plan import Action, Data, ServiceStep, UpPlan, check_instance_owner, check_owner, containers_of, plan_up
 from .datadir import prepare_data_volume
 from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
@@ -303,14 +303,19 @@ class DownResult:
     kept_volumes: list[str] = field(default_factory=list)
 
 
-def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout: int = STOP_TIMEOUT) -> DownResult:
+def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout: int = STOP_TIMEOUT,
+         force: bool = False) -> DownResult:
     """Stop and remove the scope's containers and network; volumes only when asked.
+
+    An instance another owner made is refused (``NotOwnerError``) unless ``force``.
 
     ``stop_timeout`` 0 kills at once: for a throwaway instance whose volumes go too
     (``devenv try``), where a clean shutdown protects nothing.
     """
     profile = as_scope(scope)
     check_owner(engine, profile)
+    if not force:
+        check_instance_owner(engine, profile)
     result = DownResult()
     remove_stale_helpers(engine, profile)
     containers = containers_of(engine, profile)
@@ -427,8 +432,10 @@ def instances(engine: Engine) -> list[InstanceRow]:
     def group(labels: dict) -> dict:
         key = (labels.get(names.PROJECT, "?"), labels.get(names.PROFILE, "?"),
                labels.get(names.INSTANCE, names.DEFAULT_INSTANCE))
-        return groups.setdefault(key, {"root": labels.get(names.PROJECT_ROOT, ""), "owner": labels.get(names.OWNER, ""),
-                                       "running": 0, "services": 0, "ports": set(), "volumes": []})
+        g = groups.setdefault(key, {"root": labels.get(names.PROJECT_ROOT, ""), "owner": "",
+                                    "running": 0, "services": 0, "ports": set(), "volumes": []})
+        g["owner"] = g["owner"] or labels.get(names.OWNER, "")   # volumes carry it (containers may not)
+        return g
 
     for c in engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", names.CONFIG_HASH]}):
         g = group(c.get("Labels") or {})

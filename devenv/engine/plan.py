@@ -150,6 +150,24 @@ def check_owner(engine: Engine, scope: Scope) -> None:
             f"environment first (`devenv --project {others[0]} down {scope.profile}`).")
 
 
+class NotOwnerError(DevenvError):
+    """An instance someone else made: removing it needs --force."""
+
+
+def check_instance_owner(engine: Engine, scope: Scope) -> None:
+    """Refuse to remove an instance whose network or volumes another owner made (see
+    ``names.current_owner``); objects without an owner label (made before it existed) are anyone's."""
+    me = names.current_owner()
+    filters = {"label": scope.filters()}
+    found = [n.get("Labels") or {} for n in engine.api.networks(filters=filters)]
+    found += [v.get("Labels") or {} for v in engine.api.volumes(filters=filters)["Volumes"] or []]
+    others = sorted({lab.get(names.OWNER) for lab in found} - {me, None, ""})
+    if others:
+        raise NotOwnerError(f"{scope} belongs to {others[0]}, not to {me}: it was not removed",
+                            f"It may be a shared instance others use. `devenv down {scope} --force` removes it "
+                            f"anyway; `devenv ls` shows who runs what.")
+
+
 def waves(stack: Stack) -> list[list[str]]:
     """Services grouped so that each group depends only on earlier groups."""
     level: dict[str, int] = {}

@@ -109,6 +109,7 @@ CASES: dict[str, list[Case]] = {
                       case("watch", "nosuch", needle="no profile `nosuch`")],
     "watch --timeout": [case("watch", "--timeout", "0", needle="--timeout")],
     "down --volumes": [case("down", "--volumes=yes", needle=NO_VALUE)],
+    "down --force": [case("down", "--force=yes", needle=NO_VALUE)],
     "status PROFILE": [case("status", "../x", needle="not a profile name")],
     "status --json": [case("status", "--json=1", needle=NO_VALUE)],
     "logs SERVICE": [case("logs", needle="Missing argument 'SERVICE'"),

@@ -158,3 +158,18 @@ def test_a_project_name_used_from_another_directory_is_refused_but_clone_bases_d
     fake.volumes["data"] = {"Name": "data", "Labels": _project_labels("/old/checkout")}
     with pytest.raises(ProjectClashError, match="/old/checkout"):
         check_owner(fake.engine, scope)
+
+
+def test_down_of_an_instance_another_owner_made_needs_force(stack, fake, monkeypatch):
+    monkeypatch.setenv("DEVENV_OWNER", "ann@team")
+    lifecycle.up(fake.engine, stack, SilentReporter())
+    assert {v["Labels"][names.OWNER] for v in fake.volumes.values()} == {"ann@team"}
+    assert [r.owner for r in lifecycle.instances(fake.engine)] == ["ann@team"]
+    monkeypatch.setenv("DEVENV_OWNER", "bob@laptop")
+    from devenv.engine.plan import NotOwnerError
+    with pytest.raises(NotOwnerError, match="belongs to ann@team, not to bob@laptop") as err:
+        lifecycle.down(fake.engine, stack.scope, volumes=True)
+    assert "--force" in err.value.hint
+    assert fake.containers and fake.volumes                      # nothing was removed
+    lifecycle.down(fake.engine, stack.scope, volumes=True, force=True)
+    assert not fake.containers and not fake.volumes
