@@ -246,7 +246,8 @@ def test_dash_in_headless_chromium_shows_services_and_a_stopped_one_turns_red(pr
         stopped = time.monotonic()
         red, _ = browser.wait_for(
             f"(() => {{ const b = {rows}.find(e => e.dataset.service == 'beta');"
-            " return b && b.dataset.status == 'bad' ? [b.dataset.state, getComputedStyle("
+            # exited, not only bad: a refresh collected while `docker stop` ran shows it running but failing
+            " return b && b.dataset.status == 'bad' && b.dataset.state == 'exited' ? [b.dataset.state, getComputedStyle("
             "b.querySelector('.health')).backgroundColor] : null; })()", timeout=10, interval=0.05)
         seconds = time.monotonic() - stopped
         print(f"beta turned red {seconds:.2f}s after `docker stop` returned (refresh interval 1 s)")

@@ -95,7 +95,9 @@ def test_a_declared_port_nothing_listens_on_fails(catalog):
     _dv, root, _instance = catalog
     prof = root / "profiles" / f"{PROFILE}.yaml"
     original = prof.read_text()
-    prof.write_text(original + "  cache:\n    listens: [6379, 6380]\n")
+    assert original.count("\nservices:\n") == 1
+    # under services: (other top-level sections, drift: and try:, follow it in the template)
+    prof.write_text(original.replace("\nservices:\n", "\nservices:\n  cache:\n    listens: [6379, 6380]\n"))
     try:
         fails = failed(verify(catalog, "--no-user-tests", expect=1))
         assert set(fails) == {("cache", "listening tcp/6380")}, fails
