@@ -155,7 +155,7 @@ def test_a_command_runs_alone_with_a_context(monkeypatch):
     assert r.exit_code == 0, r.output
     assert r.output == "t-alone: nothing to remove\n"
     (engine, scope), kwargs = down.call_args
-    assert engine == "the-engine" and kwargs == {"volumes": True}
+    assert engine == "the-engine" and kwargs == {"volumes": True, "force": False}
     assert (scope.project, scope.profile, scope.instance) == ("devenv", "t-alone", "default")
 
 
@@ -177,7 +177,7 @@ def test_engine_api_errors_reaching_main_are_typed(monkeypatch, capsys, status, 
     from devenv.cli.common import Context
     from devenv.engine import lifecycle
 
-    def down(engine, name, volumes=False):
+    def down(engine, name, volumes=False, force=False):
         raise api_error(status, "DELETE", "/v1.43/volumes/devenv-x-db", "remove devenv-x-db: volume is in use")
 
     monkeypatch.setattr(lifecycle, "down", down)
