@@ -55,7 +55,7 @@ def test_engine_refusal_reaching_the_cli_is_a_clear_error(stopped_container, pla
     container uses (409 Conflict), raised where `down` would call the Engine."""
     image = engine.containers.get(stopped_container).image.id
 
-    def down(eng, name, volumes=False):
+    def down(eng, name, volumes=False, force=False):
         eng.api.remove_image(image)
         raise AssertionError("the Engine removed an image in use")
 
