@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid
 
 import pytest
 
 from tests.integration.conftest import Devenv, cleanup
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 PROFILE = "pg-small"
 LISTENING = {"web": "tcp/80", "app": "tcp/8000", "db": "tcp/5432", "cache": "tcp/6379"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
