@@ -224,7 +224,7 @@ def _profile_on_line(ctx: click.Context, incomplete: str) -> str | None:
 
 
 def target_option(f):
-    """--target: where up, down and status act (the Docker Engine, or the kubeconfig's cluster)."""
+    """--target: where up, down, status, logs, exec and verify act (the Docker Engine, or the kubeconfig's cluster)."""
     return click.option("--target", type=click.Choice(["docker", "kubernetes"]), default="docker", show_default=True,
                         help="docker: the Docker Engine; kubernetes: the current kubeconfig context "
                              "(docs/kubernetes.md).")(f)

@@ -164,12 +164,17 @@ def status_cmd(ctx: Context, profile: str | None, as_json: bool, instance: str |
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming new lines.")
 @click.option("--tail", type=click.IntRange(min=0), default=None, help="Only the last N lines.")
 @instance_option
+@target_option
 @pass_ctx
 def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail: int | None,
-             instance: str | None) -> None:
+             instance: str | None, target: str) -> None:
     """Print the logs of SERVICE."""
     from ..engine import lifecycle
     name = ctx.scope(profile_name(profile), instance)
+    if target == "kubernetes":
+        from ..kube import session
+        clients, pod = _kube_pod(name, service, "any")
+        return session.stream_logs(clients, pod, sys.stdout.buffer, follow=follow, tail=tail)
     engine = ctx.engine()
     container = lifecycle.container_of(engine, name, service, running=False)
     out = sys.stdout.buffer
@@ -183,9 +188,10 @@ def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @profile_option
 @instance_option
+@target_option
 @pass_ctx
 def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str | None,
-             instance: str | None) -> None:
+             instance: str | None, target: str) -> None:
     """Run COMMAND in SERVICE's container; its exit code is devenv's.
 
     Example: devenv exec db -- mariadb -e 'SELECT 1'
@@ -193,9 +199,23 @@ def exec_cmd(ctx: Context, service: str, command: tuple[str, ...], profile: str 
     from ..engine import lifecycle
     from ..engine.exec import run
     name = ctx.scope(profile_name(profile), instance)
+    if target == "kubernetes":
+        from ..kube import session
+        clients, pod = _kube_pod(name, service, "running")
+        sys.exit(session.exec_in(clients, pod, list(command), sys.stdout.buffer, sys.stderr.buffer))
     engine = ctx.engine()
     container = lifecycle.container_of(engine, name, service)
     sys.exit(run(engine, container, list(command), sys.stdout.buffer, sys.stderr.buffer))
+
+
+def _kube_pod(scope, service: str, fallback: str):
+    """The service's pod on the Kubernetes target (several ready replicas: said on stderr)."""
+    from ..kube import session
+    from ..kube.naming import namespace_of
+    clients, pod = session.open_pod(namespace_of(scope), str(scope), service, fallback)
+    if pod.note:
+        click.echo(f"devenv: note: {service}: {pod.note}", err=True)
+    return clients, pod
 
 
 @click.command("shell")

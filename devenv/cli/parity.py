@@ -14,7 +14,7 @@ import click
 from ..errors import NotFoundError
 from ..ui import reporter_for
 from .common import Context, instance_option, OutputPath, json_option, pass_ctx, profile_argument, profile_name, profile_option, \
-    writing
+    target_option, writing
 
 
 @click.command("fingerprint")
@@ -110,9 +110,10 @@ def drift_cmd(ctx: Context, profile: str | None, against: str, services: tuple[s
 @click.option("--no-user-tests", is_flag=True, help="Only the generated checks, not the profile's testinfra files.")
 @json_option
 @instance_option
+@target_option
 @pass_ctx
 def verify_cmd(ctx: Context, profile: str | None, junit: str | None, no_user_tests: bool, as_json: bool,
-               instance: str | None) -> None:
+               instance: str | None, target: str) -> None:
     """Check the running PROFILE against its declaration; exit 1 on any failure.
 
     Per service: running and healthy, OS release, every declared package at its
@@ -122,11 +123,17 @@ def verify_cmd(ctx: Context, profile: str | None, junit: str | None, no_user_tes
     """
     from ..parity import verify_environment
     from ..parity.junit import write_verify
-    stack = ctx.stack(profile_name(profile), instance)
-    report = verify_environment(ctx.engine(), stack, project_dir=ctx.project.root,
-                                user_tests=not no_user_tests, reporter=reporter_for())
-    from ..lastverify import record
-    record(ctx.project.name, stack.name, report.to_json())   # `devenv dash` shows the last result
+    if target == "kubernetes":   # not recorded for `devenv dash`, which shows the Docker Engine's instances
+        from ..kube import deploy, render, verify
+        stack = render.kube_stack(ctx.renderer(), ctx.store.load(profile_name(profile)), instance)
+        report = verify.verify_deployed(deploy.connect(), stack, project_dir=ctx.project.root,
+                                        user_tests=not no_user_tests, reporter=reporter_for())
+    else:
+        stack = ctx.stack(profile_name(profile), instance)
+        report = verify_environment(ctx.engine(), stack, project_dir=ctx.project.root,
+                                    user_tests=not no_user_tests, reporter=reporter_for())
+        from ..lastverify import record
+        record(ctx.project.name, stack.name, report.to_json())   # `devenv dash` shows the last result
     if junit:
         with writing(junit):
             write_verify(report, junit)

@@ -28,6 +28,7 @@ from .. import names
 from ..errors import DevenvError, HealthTimeout
 from ..ui import Reporter
 from .naming import APP_LABEL, namespace_of
+from .pods import waiting_reasons
 
 MANAGED_SELECTOR = f"{names.MANAGED}=true"
 
@@ -228,17 +229,7 @@ def _ready(status_obj) -> tuple[bool, str]:
 
 def _pod_reasons(clients: Clients, namespace: str, service: str) -> list[str]:
     pods = clients.core.list_namespaced_pod(namespace, label_selector=f"{APP_LABEL}={service}")
-    out = []
-    for pod in pods.items or []:
-        statuses = list(pod.status.init_container_statuses or []) + list(pod.status.container_statuses or [])
-        for cs in statuses:
-            waiting = cs.state.waiting if cs.state else None
-            if waiting is not None and waiting.reason:
-                out.append(f"{pod.metadata.name} {cs.name}: {waiting.reason}"
-                           + (f" ({waiting.message})" if waiting.message else ""))
-        if not statuses and pod.status.phase:
-            out.append(f"{pod.metadata.name}: {pod.status.phase}")
-    return out
+    return [reason for pod in pods.items or [] for reason in waiting_reasons(pod)]
 
 
 def wait_ready(clients: Clients, objects: list[dict], reporter: Reporter, timeout: float,

@@ -64,10 +64,11 @@ class KubeRenderError(DevenvError):
     """The stack cannot be expressed as Kubernetes objects (a name, a user)."""
 
 
-def kube_stack(renderer: Renderer, profile: Profile) -> Stack:
+def kube_stack(renderer: Renderer, profile: Profile, instance: str | None = None) -> Stack:
     """The stack the Kubernetes target runs: the profile without its source mounts."""
     services = {n: dataclasses.replace(s, mounts=()) for n, s in profile.services.items()}
-    return renderer.render(dataclasses.replace(profile, services=services))
+    profile = dataclasses.replace(profile, services=services)
+    return renderer.render(profile, instance) if instance else renderer.render(profile)
 
 
 def kube_literal(value: str) -> str:

@@ -38,11 +38,13 @@ def collect(stack: Stack, project_dir: Path) -> dict[str, list[Path]]:
     return out
 
 
-def run_user_tests(files: dict[str, list[Path]], containers: dict[str, str], project_dir: Path,
+def run_user_tests(files: dict[str, list[Path]], hosts: dict[str, str], project_dir: Path,
                    python: str = sys.executable) -> dict[str, list[CheckResult]]:
-    """Run every file bound to its service's container; results by service."""
-    spec_of = {svc: f"docker://{containers[svc]}" for svc in files}
-    service_of_spec = {spec: svc for svc, spec in spec_of.items()}
+    """Run every file bound to its service's testinfra host (``hosts``: service -> host
+    spec, docker://CONTAINER or kubectl://POD?...); results by service."""
+    spec_of = {svc: hosts[svc] for svc in files}
+    # testinfra names a test's host parameter SCHEME://NAME, without the spec's ?query
+    service_of_spec = {spec.split("?", 1)[0]: svc for svc, spec in spec_of.items()}
     services_of_file: dict[Path, list[str]] = {}
     for svc, paths in files.items():
         for p in paths:

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import names
 from ..digest import sha256_bytes
@@ -68,6 +68,7 @@ class ServiceVerify:
     seconds: float = 0.0
     skipped: int = 0             # generated checks not run (service not running)
     running: bool = True
+    host: str = ""               # its testinfra host spec, for the generated checks and the user's tests
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -224,15 +225,22 @@ def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
     """The generated checks of one service: Engine API for state, then at most 2 commands."""
     container = names.container_name(stack.scope, service)
     exps = expectations(stack, service)
-    sv = ServiceVerify(service, container)
+    sv = ServiceVerify(service, container, host=f"docker://{container}")
     results, sv.running = _running(service, container, engine)
     sv.results.extend(results)
     if not sv.running:
         sv.skipped = len(exps)
         return sv
     sv.results.extend(_mounts(engine, stack, service, container))
+    return check_on_host(sv, exps, sv.host)
+
+
+def check_on_host(sv: ServiceVerify, exps: list[Expectation], host_spec: str) -> ServiceVerify:
+    """The os/package/file/port checks of a running service, on its testinfra host (any
+    target: docker://CONTAINER, the Kubernetes target's kubectl://POD?...): 1 or 2 commands."""
+    service = sv.service
     paths = [e.name for e in exps if e.kind == "file"]
-    with connect(Target.parse(f"docker://{container}")) as host:
+    with connect(Target.parse(host_spec)) as host:
         try:
             fp = gather(host, paths, live=True, sections=VERIFY_SECTIONS)
         except TargetError as exc:
@@ -252,18 +260,23 @@ def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
     return sv
 
 
-def verify_environment(engine: Engine, stack: Stack, *, project_dir: Path | None = None, user_tests: bool = True,
-                       reporter: Reporter | None = None) -> VerifyReport:
-    """Check the running environment of ``stack`` against its profile; never raises on a failed check."""
+def verify_environment(engine: Engine | None, stack: Stack, *, project_dir: Path | None = None, user_tests: bool = True,
+                       reporter: Reporter | None = None,
+                       verify_one: Callable[[str], ServiceVerify] | None = None) -> VerifyReport:
+    """Check the running environment of ``stack`` against its profile; never raises on a failed check.
+
+    ``verify_one(service)`` makes the generated checks of a service on another target
+    (devenv.kube.verify); by default ``verify_service`` on ``engine``."""
     reporter = reporter or SilentReporter()
+    verify_one = verify_one or (lambda s: verify_service(engine, stack, s))
     start = time.perf_counter()
     order = stack.order()
     files = collect(stack, project_dir) if user_tests and project_dir is not None else {}
     with reporter.step(f"verify {stack.name}: {', '.join(order)}"):
         with ThreadPoolExecutor(max_workers=min(4, len(order)) or 1) as pool:
-            services = list(pool.map(lambda s: verify_service(engine, stack, s), order))
+            services = list(pool.map(verify_one, order))
     report = VerifyReport(stack.name, services)
-    runnable = {s.service: s.container for s in services if s.running}
+    runnable = {s.service: s.host for s in services if s.running}
     bound = {svc: fs for svc, fs in files.items() if svc in runnable}
     if bound:
         t = time.perf_counter()
