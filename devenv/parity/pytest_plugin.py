@@ -8,6 +8,7 @@ for service ``web`` runs against ``docker://devenv-PROFILE-web`` and nothing els
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run the testinfra tests of FILE against HOSTSPEC (repeatable; several hosts per file allowed).")
 
 
+# FILE=SCHEME://...: the `=` before the host spec's scheme, as a path may hold `=` and a
+# spec's query does (kubectl://POD?container=C&namespace=NS)
+BINDING = re.compile(r"^(?P<path>.+)=(?P<spec>[A-Za-z][A-Za-z0-9+.-]*://.*)$")
+
+
 def bindings(values: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for value in values:
-        path, sep, spec = value.rpartition("=")
-        if not sep or not path or not spec:
-            raise pytest.UsageError(f"--devenv-bind expects FILE=HOSTSPEC, got {value!r}")
+        m = BINDING.match(value)
+        if m is None:
+            raise pytest.UsageError(f"--devenv-bind expects FILE=SCHEME://HOST, got {value!r}")
+        path, spec = m.group("path"), m.group("spec")
         out.setdefault(str(Path(path).resolve()), []).append(spec)
     return out
 
