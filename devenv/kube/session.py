@@ -8,12 +8,13 @@ function of exec, so everything here is tested at the client boundary.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Sequence
 from urllib.parse import urlencode
 
 from ..errors import DevenvError
-from .deploy import WORKLOADS, Clients, _api_error, _call, MANAGED_SELECTOR
+from .deploy import MANAGED_SELECTOR, WORKLOADS, Clients, KubeApiError, _api_error, _call
 from .naming import APP_LABEL
 from .pods import choose, container_of, waiting_reasons
 
@@ -171,7 +172,7 @@ def exec_in(clients: Clients, pod: Pod, command: Sequence[str], stdout: BinaryIO
                     container=pod.container, command=list(command), stdin=False, stdout=True, stderr=True,
                     tty=False, binary=True, _preload_content=False)
     except Exception as exc:
-        raise _api_error(exc, f"exec in pod {pod.namespace}/{pod.name} ({pod.container})") from None
+        raise _exec_refused(exc, f"exec in pod {pod.namespace}/{pod.name} ({pod.container})") from None
     try:
         while True:
             is_open = ws.is_open()
@@ -186,6 +187,28 @@ def exec_in(clients: Clients, pod: Pod, command: Sequence[str], stdout: BinaryIO
         return exit_status(ws.read_channel(ERROR_CHANNEL), pod, command)
     finally:
         ws.close()
+
+
+# the client wraps a failed websocket upgrade as ApiException(status=0, reason=websocket-client's
+# "Handshake status 403 Forbidden -+-+- {headers} -+-+- b'{the API's Status}'")
+_HANDSHAKE = re.compile(r"Handshake status (\d+) (.*?) -\+-\+- .*? -\+-\+- (?:b'|b\")?(.*?)['\"]?$", re.S)
+
+
+def _exec_refused(exc: BaseException, doing: str) -> KubeApiError:
+    if getattr(exc, "status", None) != 0:
+        return _api_error(exc, doing)
+    reason = str(getattr(exc, "reason", "") or exc)
+    m = _HANDSHAKE.search(reason)
+    if m is None:   # no HTTP answer at all: refused connection, DNS, TLS
+        first = reason.strip().splitlines()[0] if reason.strip() else "no answer"
+        return KubeApiError(f"{doing}: the cluster does not answer ({first})", None,
+                            "Check the kubeconfig context's server (`kubectl cluster-info`).")
+    status, phrase, body = int(m.group(1)), m.group(2).strip(), m.group(3)
+    try:
+        message = json.loads(body).get("message", body)
+    except (ValueError, AttributeError):
+        message = body
+    return KubeApiError(f"{doing}: the cluster refused ({status} {phrase}): {message}".rstrip(": "), status)
 
 
 def exit_status(status: bytes | str, pod: Pod, command: Sequence[str]) -> int:

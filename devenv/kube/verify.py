@@ -11,9 +11,11 @@ Docker; a namespace that is not there is an error (the instance is not deployed)
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
+from ..errors import DevenvError
 from ..parity.check_result import CheckResult
 from ..parity.verify import ServiceVerify, VerifyReport, check_on_host, expectations, verify_environment
 from ..render import Stack
@@ -24,6 +26,10 @@ from .pods import choose, container_of, container_running, is_ready, waiting_rea
 from .session import Pod, pods_of, require_namespace
 
 HEALTHY = "healthy (or no healthcheck)"
+
+
+class KubeToolError(DevenvError):
+    """A program the Kubernetes target runs is not installed."""
 
 
 def pod_state(service: str, namespace: str, pods: list) -> tuple[Any, list[CheckResult]]:
@@ -57,6 +63,11 @@ def verify_pod(clients: Clients, stack: Stack, namespace: str, service: str) -> 
 def verify_deployed(clients: Clients, stack: Stack, *, project_dir: Path | None = None, user_tests: bool = True,
                     reporter: Reporter | None = None) -> VerifyReport:
     """Check the instance deployed from ``stack`` (``render.kube_stack``) on the cluster."""
+    if shutil.which("kubectl") is None:   # testinfra's kubectl backend runs it for every command
+        raise KubeToolError("verify --target kubernetes runs its checks through `kubectl exec`, and there is no "
+                            "kubectl on the PATH",
+                            "Install it (Debian: apt-get install kubernetes-client; or the upstream binary, "
+                            "https://kubernetes.io/docs/tasks/tools/).")
     namespace = namespace_of(stack)
     require_namespace(clients, namespace, str(stack.scope))
     return verify_environment(None, stack, project_dir=project_dir, user_tests=user_tests, reporter=reporter,

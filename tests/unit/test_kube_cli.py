@@ -86,7 +86,8 @@ def test_several_ready_replicas_are_said_on_stderr(cluster, monkeypatch):
 # -- bad input: exit 2, one paragraph naming context, namespace and service -----------------
 
 @pytest.mark.parametrize("command", [["logs", "db"], ["exec", "db", "--", "true"], ["verify", "small-db"]])
-def test_an_instance_that_is_not_deployed(command, cluster):
+def test_an_instance_that_is_not_deployed(command, cluster, monkeypatch):
+    monkeypatch.setattr("devenv.kube.verify.shutil.which", lambda name: f"/usr/bin/{name}")
     cluster.core.read_namespace.side_effect = deploy_404
     err = one_paragraph_error(invoke(*command, "--target", "kubernetes"))
     assert "context kind-dev, namespace devenv-small-db: the namespace does not exist" in err
@@ -130,6 +131,12 @@ def test_a_context_that_does_not_exist(command, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(config))
     err = one_paragraph_error(invoke(*command, "--target", "kubernetes"))
     assert "nosuch" in err and "Contexts there: real" in err and str(config) in err
+
+
+def test_verify_without_kubectl(cluster, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    err = one_paragraph_error(invoke("verify", "small-db", "--target", "kubernetes"))
+    assert "no kubectl on the PATH" in err and "kubernetes-client" in err
 
 
 # -- verify with testinfra's real kubectl backend, no cluster behind it ---------------------

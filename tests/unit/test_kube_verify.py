@@ -18,6 +18,12 @@ from devenv.parity.verify import expectations
 from tests.unit.test_kube_session import NS, Cluster, pod
 
 
+@pytest.fixture
+def kubectl(monkeypatch):
+    """verify_deployed looks for kubectl first; these tests do not run it."""
+    monkeypatch.setattr(verify.shutil, "which", lambda name: f"/usr/bin/{name}")
+
+
 @pytest.fixture(scope="module")
 def stack():
     ctx = Context(None, False)
@@ -77,7 +83,7 @@ def test_a_service_that_does_not_run_skips_its_generated_checks(stack, monkeypat
     assert not sv.running and sv.skipped == len(expectations(stack, "web")) and sv.host == ""
 
 
-def test_verify_deployed_binds_the_users_testinfra_files_to_the_pods(stack, monkeypatch, tmp_path):
+def test_verify_deployed_binds_the_users_testinfra_files_to_the_pods(stack, monkeypatch, tmp_path, kubectl):
     """Each service's pod is found by its label; user tests get the kubectl:// specs."""
     by_label = {s: pod(f"{s}-0", container=s) for s in stack.services}
     cluster = Cluster()
@@ -100,7 +106,14 @@ def test_verify_deployed_binds_the_users_testinfra_files_to_the_pods(stack, monk
     assert {s.service: s.container for s in report.services} == {s: f"{s}-0" for s in stack.services}
 
 
-def test_verify_of_an_instance_that_is_not_deployed_is_an_error(stack):
+def test_verify_of_an_instance_that_is_not_deployed_is_an_error(stack, kubectl):
     with pytest.raises(KubeNotFoundError) as exc:
         verify.verify_deployed(Cluster(namespace=False).clients(), stack)
     assert "context kind-dev, namespace devenv-small-db: the namespace does not exist" in exc.value.message
+
+
+def test_verify_without_kubectl_on_the_path_is_an_error_saying_so(stack, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(verify.KubeToolError) as exc:
+        verify.verify_deployed(Cluster().clients(), stack)
+    assert exc.value.exit_code == 2 and "no kubectl on the PATH" in exc.value.message

@@ -201,8 +201,17 @@ def test_an_exec_the_cluster_refuses_through_the_real_channel_is_a_typed_error(a
     api.exec_frames = []    # the server answers 403 to the websocket upgrade
     with pytest.raises(deploy.KubeApiError) as exc:
         session.exec_in(api.clients, Pod("db-0", NS, "db", "fake"), ["true"], io.BytesIO(), io.BytesIO())
-    assert exc.value.exit_code == 2 and "exec in pod devenv-small-db/db-0 (db)" in exc.value.message
-    assert "403" in exc.value.message
+    assert exc.value.exit_code == 2
+    assert exc.value.message == ("exec in pod devenv-small-db/db-0 (db): the cluster refused (403 Forbidden): "
+                                 "exec refused by the test server")
+
+
+def test_an_exec_on_a_server_that_does_not_answer_says_so(api, tmp_path):
+    clients = deploy.connect(context="other", config_file=str(tmp_path / "kubeconfig"))   # 127.0.0.1:1
+    with pytest.raises(deploy.KubeApiError) as exc:
+        session.exec_in(clients, Pod("db-0", NS, "db", "other"), ["true"], io.BytesIO(), io.BytesIO())
+    assert exc.value.exit_code == 2 and "the cluster does not answer (" in exc.value.message
+    assert "Connection refused" in exc.value.message and "kubectl cluster-info" in exc.value.hint
 
 
 def test_a_followed_log_streams_the_chunks_through_the_real_client(api):
