@@ -37,7 +37,7 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, wat
     if watch and target == "kubernetes":
         raise click.UsageError("--watch works with --target docker only (the Kubernetes target has no watch)")
     if target == "kubernetes":
-        return _kube_up(ctx, profile_name(profile), timeout, dry_run)
+        return _kube_up(ctx, profile_name(profile), timeout, dry_run, instance)
     from ..engine import lifecycle
     stack = ctx.stack(profile_name(profile), instance)
     name = str(stack.scope)
@@ -73,9 +73,9 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, wat
         watch_running(ctx, profile_name(profile), instance, engine, stack, timeout)
 
 
-def _kube_up(ctx: Context, name: str, timeout: float, dry_run: bool) -> None:
+def _kube_up(ctx: Context, name: str, timeout: float, dry_run: bool, instance: str | None = None) -> None:
     from ..kube import deploy, render
-    stack = render.kube_stack(ctx.renderer(), ctx.store.load(name))
+    stack = render.kube_stack(ctx.renderer(), ctx.store.load(name), instance)   # --name: its own Namespace
     clients = deploy.connect()
     result = deploy.up(clients, stack, reporter_for(), timeout, dry_run=dry_run)
     if dry_run:

@@ -159,3 +159,15 @@ def test_verify_runs_the_fact_script_through_kubectl_and_reports_that_it_cannot_
         assert f"FAIL {service}: facts: expected the fact script runs, actual kubectl://{service}-0?" in out, out
     assert "kubectl://db-0?container=db&namespace=devenv-small-db&context=real: the fact script failed" in out
     assert "127.0.0.1:1" in out   # kubectl's own complaint names the server it could not reach
+
+
+def test_up_with_a_name_deploys_into_that_instances_namespace(monkeypatch):
+    """logs/exec/verify --name look in devenv-PROFILE--NAME; up --name must deploy there."""
+    from tests.unit.test_kube_deploy import Cluster as DeployCluster
+    monkeypatch.chdir(REPO)
+    fake = DeployCluster()
+    monkeypatch.setattr(deploy, "connect", lambda context=None, config_file=None: fake.clients())
+    result = invoke("up", "small-db", "--name", "two", "--target", "kubernetes", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "  create Namespace devenv-small-db--two\n" in result.stdout
+    assert "create StatefulSet devenv-small-db--two/db" in result.stdout
