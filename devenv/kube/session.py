@@ -177,7 +177,12 @@ def exec_in(clients: Clients, pod: Pod, command: Sequence[str], stdout: BinaryIO
         while True:
             is_open = ws.is_open()
             if is_open:
-                ws.update(timeout=poll)
+                try:
+                    ws.update(timeout=poll)
+                except Exception as exc:   # websocket-client's: the connection broke mid-command
+                    raise KubeExecError(f"exec `{' '.join(command)}` in pod {pod.namespace}/{pod.name}: the "
+                                        f"connection broke ({type(exc).__name__}: {exc}); the command's exit "
+                                        "status is unknown", 1) from None
             for peek, read, out in ((ws.peek_stdout, ws.read_stdout, stdout), (ws.peek_stderr, ws.read_stderr, stderr)):
                 if peek():
                     out.write(read())

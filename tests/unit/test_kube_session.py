@@ -283,6 +283,21 @@ def test_a_channel_that_closes_without_a_status_is_an_error_not_exit_0():
     assert exc.value.exit_code == 1 and "without the command's exit status" in exc.value.message
 
 
+def test_a_connection_that_breaks_mid_command_is_an_error_not_a_traceback():
+    from websocket import WebSocketConnectionClosedException
+    cluster = Cluster()
+    channel = ExecChannel([(1, b"half")], b"")
+    channel.ws.update.side_effect = [None, WebSocketConnectionClosedException("socket is already closed.")]
+    channel.buffers[1] = b"half"
+    out = io.BytesIO()
+    with pytest.raises(KubeExecError) as exc:
+        session.exec_in(cluster.clients(), Pod("db-0", NS, "db", "c"), ["sleep", "60"], out, io.BytesIO(),
+                        stream=channel.stream, poll=0)
+    assert exc.value.exit_code == 1 and "the connection broke (WebSocketConnectionClosedException" in exc.value.message
+    assert out.getvalue() == b"half"
+    channel.ws.close.assert_called_once_with()
+
+
 def test_an_exec_the_cluster_refuses_is_a_typed_error():
     cluster = Cluster()
 
