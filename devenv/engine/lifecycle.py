@@ -34,6 +34,7 @@ from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
 from .clones import is_base_volume, mount_refused, seed_by_clone, uncloned_fallback
+from .cowstore import release
 from .remote import check_source_mounts, remote_port_free, url_host
 
 STOP_TIMEOUT = 10
@@ -350,6 +351,7 @@ def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout
                     all=True, filters={"volume": v["Name"]})]
                 raise DevenvError(f"volume {v['Name']} cannot be removed: {exc.explanation or exc}",
                                   f"containers using it: {', '.join(users) or 'none listed'}") from None
+            release(v.get("Labels"))   # a clone's data in the btrfs store goes with its volume
             result.removed_volumes.append(v["Name"])
         else:
             result.kept_volumes.append(v["Name"])
