@@ -63,6 +63,7 @@ from . import cowstore
 from .client import Engine
 from .cowstore import COW_PATH, CowStore
 from .helpers import VOLUME_MOUNT, HelperError, create_helper, remove_helper
+from .volumes import volume_info
 
 BASE = f"{names.PREFIX}.base"                 # on overlays and uppers: the base volume they use
 UPPER = f"{names.PREFIX}.upper"               # on overlays: their upper-layer volume
@@ -131,18 +132,11 @@ def _base_labels(scope: Scope, kind: str, snapshot: Snapshot, base: str) -> dict
     return labels
 
 
-def _volume(engine: Engine, name: str) -> dict | None:
-    try:
-        return engine.api.inspect_volume(name)
-    except docker.errors.NotFound:
-        return None
-
-
 def _remove_volume(engine: Engine, name: str) -> None:
     """Remove a volume, first any helper container (left by a killed devenv) holding it, then
     its data in the btrfs store (when it is bound there)."""
     from .helpers import HELPER_KINDS
-    v = _volume(engine, name)
+    v = volume_info(engine, name)
     for c in engine.api.containers(all=True, filters={"volume": name}):
         if (c.get("Labels") or {}).get(names.KIND) in HELPER_KINDS:
             remove_helper(engine, c["Id"])
@@ -221,8 +215,8 @@ def sealed_base(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str
     from .restore import restore_into_volume
     base = base_name(scope.project, snapshot)
     with _base_lock(store, base):
-        record = _volume(engine, sealed_name(base))
-        vol = _volume(engine, base)
+        record = volume_info(engine, sealed_name(base))
+        vol = volume_info(engine, base)
         if record is not None and vol is not None:
             return Base(base, vol["Mountpoint"], record["Labels"].get(SEAL, ""))   # checked by create_clone
         if record is not None:   # the data went (removed by hand): the record alone is worthless
@@ -244,7 +238,7 @@ def sealed_base(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str
             except Exception:  # noqa: BLE001 - the next fill removes it (no record); the first error matters
                 pass
             raise
-        return Base(base, _volume(engine, base)["Mountpoint"], seal)
+        return Base(base, volume_info(engine, base)["Mountpoint"], seal)
 
 
 def sealed_cow_base(engine: Engine, snapshot: Snapshot, cow: CowStore, *, image_id: str, image: str,
@@ -257,8 +251,8 @@ def sealed_cow_base(engine: Engine, snapshot: Snapshot, cow: CowStore, *, image_
     base = base_name(scope.project, snapshot, cow=True)
     path = cow.base_path(base)
     with _base_lock(store, base):
-        record = _volume(engine, sealed_name(base))
-        vol = _volume(engine, base)
+        record = volume_info(engine, sealed_name(base))
+        vol = volume_info(engine, base)
         if record is not None and vol is not None and cowstore.is_subvolume(path):
             return Base(base, str(path), record["Labels"].get(SEAL, ""), cow=True)   # checked by create_cow_clone
         if record is not None:
@@ -333,7 +327,7 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
     upper = upper_name(volume)
     labels = names.volume_labels(scope, short) | {BASE: base.volume}
     with reporter.step(f"clone {base.volume} into {volume} (copy-on-write)"):
-        if _volume(engine, upper) is None:
+        if volume_info(engine, upper) is None:
             engine.api.create_volume(upper, labels=labels | {names.KIND: "clone-upper"})
         # a leftover upper (a killed clone) never had an overlay: nothing was written through it
         seal = _run(engine, image, scope, "clone", {upper: {"bind": VOLUME_MOUNT, "mode": "rw"},
@@ -344,7 +338,7 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
         except CloneError:
             _remove_volume(engine, upper)
             raise
-        opts = overlay_options(base.mountpoint, _volume(engine, upper)["Mountpoint"])
+        opts = overlay_options(base.mountpoint, volume_info(engine, upper)["Mountpoint"])
         engine.api.create_volume(volume, driver="local", driver_opts=opts, labels=labels | {UPPER: upper})
         marker = _mounted_marker(engine)
         if marker is not None and marker.exists():
@@ -380,13 +374,13 @@ def _mounted_marker(engine: Engine) -> Path | None:
 
 def clone_of(engine: Engine, volume: str) -> str | None:
     """The base volume ``volume`` is a clone of, or None (a plain volume, or none)."""
-    v = _volume(engine, volume)
+    v = volume_info(engine, volume)
     return ((v or {}).get("Labels") or {}).get(BASE) if v else None
 
 
 def check_clone(engine: Engine, volume: str, image: str, scope: Scope) -> None:
     """Before a start of a clone: its base is there, sealed, unchanged, and its upper layer is there."""
-    v = _volume(engine, volume)
+    v = volume_info(engine, volume)
     labels = (v or {}).get("Labels") or {}
     base = labels.get(BASE)
     if not base:
@@ -398,8 +392,8 @@ def check_clone(engine: Engine, volume: str, image: str, scope: Scope) -> None:
                              f"Start it from scratch: `devenv down {scope} --volumes && devenv up {scope}`.")
         return
     upper = labels.get(UPPER, upper_name(volume))
-    record, data = _volume(engine, sealed_name(base)), _volume(engine, base)
-    missing = [n for n, x in ((base, data), (sealed_name(base), record), (upper, _volume(engine, upper))) if x is None]
+    record, data = volume_info(engine, sealed_name(base)), volume_info(engine, base)
+    missing = [n for n, x in ((base, data), (sealed_name(base), record), (upper, volume_info(engine, upper))) if x is None]
     if missing:
         raise CloneError(f"volume {volume} is a clone, but {', '.join(missing)} is gone: its data cannot be read",
                          f"Start it from scratch: `devenv down {scope} --volumes && devenv up {scope}`.")
@@ -483,7 +477,7 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
                 return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id), None
             except ClonesUnavailable as exc:
                 reason = str(exc)
-    if _volume(engine, volume) is None:
+    if volume_info(engine, volume) is None:
         engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, v.name))
     seed = plan_seed(engine, stack, sp, set(new_volumes) | {volume}, reporter)
     if seed.restored is None:   # the snapshot went meanwhile: seeded, nothing to say about clones
@@ -590,7 +584,7 @@ def uncloned_fallback(engine: Engine, stack, sp, new_volumes: set[str], error: s
     from .seeding import plan_seed
     v = sp.service.volumes[0]
     volume = names.volume_name(stack.scope, v.name)
-    upper = ((_volume(engine, volume) or {}).get("Labels") or {}).get(UPPER, upper_name(volume))
+    upper = ((volume_info(engine, volume) or {}).get("Labels") or {}).get(UPPER, upper_name(volume))
     with reporter.step(f"remove the clone {volume} (the engine refused its overlay mount)"):
         _remove_volume(engine, volume)
         _remove_volume(engine, upper)
