@@ -15,6 +15,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker.errors
 from docker.types import Mount
@@ -35,7 +36,7 @@ from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
 from .clones import is_base_volume, mount_refused, seed_by_clone, uncloned_fallback
-from .cowstore import release
+from .cowstore import COW_PATH, CowStoreError, exclusive_bytes, release
 from .remote import check_source_mounts, remote_port_free, url_host
 
 STOP_TIMEOUT = 10
@@ -494,6 +495,15 @@ def instances(engine: Engine) -> list[InstanceRow]:
                 sizes[v["Name"]] = size
     except docker.errors.APIError:
         sizes = {}
+    # a btrfs clone's disk use is what it holds of its own (the Engine sees only a bind mount)
+    cow = {v["Name"]: (v.get("Labels") or {})[COW_PATH] for v in engine.api.volumes(
+        filters={"label": [f"{names.MANAGED}=true", COW_PATH]})["Volumes"] or []
+        if not is_base_volume(v.get("Labels") or {})}
+    try:
+        own = exclusive_bytes([Path(p) for p in cow.values() if Path(p).is_dir()])
+    except CowStoreError:
+        own = {}
+    sizes |= {name: own[path] for name, path in cow.items() if path in own}
     rows = []
     for (project, profile, instance), g in sorted(groups.items()):
         state = (f"running {g['running']}/{g['services']}" if g["running"] else "stopped") if g["services"] \
