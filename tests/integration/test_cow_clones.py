@@ -66,7 +66,7 @@ def test_clones_share_blocks_are_isolated_and_the_base_is_read_only(p, engine, s
     total = sum(f.stat().st_size for f in base_dir.rglob("*") if f.is_file())
     assert own < 0.05 * total, (own, total)
     rows = {r["instance"]: r for r in json.loads(p("ls", "--json").stdout) if r["project"] == p.name}
-    assert rows["b"]["disk_bytes"] == own           # `ls` tells a clone's own bytes, not the shared ones
+    assert own <= rows["b"]["disk_bytes"] < total   # `ls` counts a clone's own bytes, not the shared ones
     p("up", PROFILE, "--name", "b")
 
     assert p.checksums_of("a") == p.seeded == p.checksums_of("b")
