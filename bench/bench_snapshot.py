@@ -10,8 +10,10 @@ made with `devenv init --template lamp` and its own DEVENV_CACHE (nothing of you
   3. the first clone (`up --name c0`): the snapshot is unpacked into its base once, sealed, cloned;
   4. ready from the snapshot: `up --name c1..c3` (the base exists: no data is copied), whole
      command wall time, median;
-  5. disk: the upper layers of the 4 clones (du of their volumes on the host, allocated
-     blocks) right after they are ready, against one copy of the datadir (du of the base);
+  5. disk: what each of the 4 clones holds of its own right after they are ready (a btrfs
+     snapshot's exclusive bytes; an overlay clone's upper layer, du), against one copy of the
+     datadir (du of the base). Clones are btrfs snapshots where the store exists
+     (scripts/cow-store.sh), overlays otherwise (DEVENV_COW_STORE=off);
   6. writes on clone c1 and, for comparison, on the plain (seeded) volume of `logical`: the
      first write to the largest table (`listings`: overlay copies the whole file up at the
      first open for writing) and a full-table UPDATE;
@@ -45,6 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from devenv.data.generators.shop import COUNT_KEYS, SIZES  # noqa: E402
+from devenv.engine import cowstore  # noqa: E402
 
 DEVENV = [sys.executable, "-m", "devenv"]
 PROJECT = "benchsnap"
@@ -87,16 +90,37 @@ class Bench:
         return int(out) / 1000
 
     def du(self, volume: str) -> int:
-        mp = json.loads(self.sh("docker", "volume", "inspect", volume))[0]["Mountpoint"]
-        return int(self.sh("du", "-s", "--block-size=1", mp).split()[0])
+        """Allocated bytes of a volume's data: du of its directory on the host (in the btrfs store
+        when it is bound there)."""
+        v = json.loads(self.sh("docker", "volume", "inspect", volume))[0]
+        path = (v.get("Labels") or {}).get(cowstore.COW_PATH) or v["Mountpoint"]
+        return int(self.sh("du", "-s", "--block-size=1", path).split()[0])
+
+    def own_bytes(self, profile: str, instance: str) -> int:
+        """What a clone holds of its own: a btrfs snapshot's exclusive bytes (blocks no other
+        subvolume shares), or an overlay's upper layer (du)."""
+        v = json.loads(self.sh("docker", "volume", "inspect", self.volume(profile, instance)))[0]
+        path = (v.get("Labels") or {}).get(cowstore.COW_PATH)
+        if path:
+            self.sh("btrfs", "filesystem", "sync", path)
+            return cowstore.exclusive_bytes([Path(path)])[path]
+        return self.du(self.volume(profile, instance, "db-data-upper"))
+
+    def clone_kind(self, profile: str, instance: str) -> str:
+        v = json.loads(self.sh("docker", "volume", "inspect", self.volume(profile, instance)))[0]
+        return "btrfs snapshot" if cowstore.COW_PATH in (v.get("Labels") or {}) else "overlay"
 
     def cleanup(self):
         """Everything the bench made on the engine (by its label): containers, then networks and volumes."""
         for ls, rm in ((["container", "ls", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"], ["network", "rm"]),
                        (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
             ids = self.sh("docker", *ls, "--filter", f"label={LABEL}").split()
+            labels = [json.loads(self.sh("docker", "volume", "inspect", i))[0].get("Labels") or {}
+                      for i in ids] if ls[0] == "volume" else []
             if ids:
                 subprocess.run(["docker", *rm, *ids], capture_output=True)
+            for lab in labels:
+                cowstore.release(lab)   # the data of the btrfs store's volumes
 
 
 def step_times(log: str) -> dict[str, float]:
@@ -141,18 +165,17 @@ def measure(b: Bench, scale: int, profile: str, size: str) -> dict:
     r["ready"], r["ready_all"], r["ready_steps"] = statistics.median(ready), ready, logs[ready.index(statistics.median(ready))]
     base = json.loads(b.sh("docker", "volume", "inspect", b.volume(p, "c1")))[0]["Labels"]["dev.devenv.base"]
     r["base_bytes"] = b.du(base)
-    r["uppers"] = [b.du(b.volume(p, f"c{i}", "db-data-upper")) for i in range(4)]
-    r["upper_files"] = b.sh("sh", "-c", "cd " + json.loads(b.sh("docker", "volume", "inspect", b.volume(
-        p, "c1", "db-data-upper")))[0]["Mountpoint"] + "/upper && find . -type f -size +1M -printf '%s %p\\n' | sort -rn | head -5")
+    r["kind"] = b.clone_kind(p, "c1")
+    r["uppers"] = [b.own_bytes(p, f"c{i}") for i in range(4)]
     for i in (0, 2, 3):
         b.run("down", p, "--name", f"c{i}", "--volumes")
     b.run("up", p, "--name", "logical")
     one = "UPDATE listings SET quantity = quantity + 1 WHERE id = 1"
     full = "UPDATE listings SET quantity = quantity + 1"
-    before = b.du(b.volume(p, "c1", "db-data-upper"))
+    before = b.own_bytes(p, "c1")
     r["clone_first_write"] = b.sql_seconds(p, "c1", one)
     r["clone_second_write"] = b.sql_seconds(p, "c1", "UPDATE listings SET quantity = quantity + 1 WHERE id = 2")
-    r["copy_up_bytes"] = b.du(b.volume(p, "c1", "db-data-upper")) - before
+    r["copy_up_bytes"] = b.own_bytes(p, "c1") - before
     r["plain_first_write"] = b.sql_seconds(p, "logical", one)
     r["clone_full_update"] = b.sql_seconds(p, "c1", full)
     r["plain_full_update"] = b.sql_seconds(p, "logical", full)
@@ -189,11 +212,12 @@ def report(results: list[dict], load: str) -> str:
     row("**ready from the snapshot (clone), whole `up`, median of 3**",
         lambda r: f"**{r['ready']:.2f} s** ({', '.join(f'{t:.2f}' for t in r['ready_all'])})")
     row("**speed-up vs generate + load**", lambda r: f"**{r['logical'] / r['ready']:.0f}x**")
-    row("upper layers of 4 clones, ready, before writes (du)",
+    row("kind of clone", lambda r: r["kind"])
+    row("bytes of their own of 4 clones, ready, before writes (btrfs exclusive bytes / overlay upper du)",
         lambda r: f"{mb(sum(r['uppers']))} ({', '.join(mb(u) for u in r['uppers'])})")
     row("**extra disk of 4 clones / one copy**", lambda r: f"**{100 * sum(r['uppers']) / r['base_bytes']:.1f} %**")
     row("first write to `listings` (1 row) on a clone: copy-up", lambda r: f"{r['clone_first_write']:.2f} s "
-        f"(+{mb(r['copy_up_bytes'])} upper)")
+        f"(+{mb(r['copy_up_bytes'])} of its own)")
     row("second 1-row write on the clone", lambda r: f"{r['clone_second_write']:.3f} s")
     row("first 1-row write on a plain (seeded) volume", lambda r: f"{r['plain_first_write']:.3f} s")
     row("full-table UPDATE of `listings`: clone / plain volume",
@@ -202,8 +226,8 @@ def report(results: list[dict], load: str) -> str:
     if copy:
         out += ["", f"Copying restore (DEVENV_CLONES=0, scale 1), whole `up`: {copy[0]['copy_restore']:.1f} s."]
     out += ["", "<!-- steps: " + json.dumps({r["scale"]: {"ready": r["ready_steps"],
-                                                         "first_clone": r["first_clone_steps"],
-                                                         "upper_files": r["upper_files"]} for r in results}) + " -->"]
+                                                         "first_clone": r["first_clone_steps"]}
+                                                     for r in results}) + " -->"]
     return "\n".join(out)
 
 

@@ -53,6 +53,30 @@ class PlainReporter(Reporter):
         print(text, file=self.stream, flush=True)
 
 
+class RecordingReporter(Reporter):
+    """Records the steps of work done in a background thread (a live display cannot be shared
+    between threads); ``replay`` tells them afterwards, on the caller's reporter."""
+
+    def __init__(self):
+        self.steps: list[tuple[str, float]] = []
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[Reporter]:
+        start = time.monotonic()
+        yield self
+        self.steps.append((title, time.monotonic() - start))
+
+    def detail(self, text: str) -> None:
+        pass
+
+    def info(self, text: str) -> None:
+        self.steps.append((text, -1.0))
+
+    def replay(self, reporter: Reporter, note: str) -> None:
+        for title, seconds in self.steps:
+            reporter.info(title if seconds < 0 else f"    {title}: done in {seconds:.1f}s ({note})")
+
+
 class RichReporter(Reporter):
     def __init__(self):
         from rich.console import Console

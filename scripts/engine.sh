@@ -32,6 +32,14 @@ apt_install() {
 extra=()
 for pkg in ${DEVENV_EXTRA_PACKAGES:-}; do command -v "$pkg" >/dev/null 2>&1 || extra+=("$pkg"); done
 
+# the btrfs tool of the copy-on-write store (scripts/cow-store.sh)
+command -v mkfs.btrfs >/dev/null 2>&1 || extra+=(btrfs-progs)
+# block-level database clones; without the store they are overlays (docs in devenv/engine/cowstore.py)
+cow_store() {
+    case "${DEVENV_COW_STORE:-}" in 0|off|no|false|none) return 0 ;; esac
+    bash "$(dirname "$0")/cow-store.sh" || say "no copy-on-write store: database clones will be overlays"
+}
+
 docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 dockerd_running() { pidof dockerd >/dev/null 2>&1 || pgrep -x dockerd >/dev/null 2>&1; }
 
@@ -39,6 +47,7 @@ if docker_answers; then
     need=("${extra[@]}")
     command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
     [ "${#need[@]}" = 0 ] || apt_install "${need[@]}"
+    cow_store
     say "docker engine is up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
     exit 0
 fi
@@ -67,6 +76,7 @@ fail() {
 
 for _ in $(seq 1 "$WAIT_SECONDS"); do
     if docker_answers; then
+        cow_store
         say "docker engine is up ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
         exit 0
     fi

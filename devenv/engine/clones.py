@@ -59,8 +59,11 @@ from ..data.snapshots import MANIFEST, Snapshot, SnapshotError, SnapshotStore
 from ..errors import DevenvError
 from ..names import Scope
 from ..ui import Reporter
+from . import cowstore
 from .client import Engine
+from .cowstore import COW_PATH, CowStore
 from .helpers import VOLUME_MOUNT, HelperError, create_helper, remove_helper
+from .volumes import volume_info
 
 BASE = f"{names.PREFIX}.base"                 # on overlays and uppers: the base volume they use
 UPPER = f"{names.PREFIX}.upper"               # on overlays: their upper-layer volume
@@ -83,16 +86,17 @@ class ClonesUnavailable(Exception):
 @dataclass(frozen=True)
 class Base:
     volume: str          # the data volume (the overlay's lowerdir)
-    mountpoint: str
+    mountpoint: str      # its data on the engine's host (in the btrfs store: the subvolume)
     seal: str
+    cow: bool = False    # a read-only subvolume of the btrfs store (cowstore.py), not an overlay lower
 
 
 def digest(snapshot: Snapshot) -> str:
     return hashlib.sha256((snapshot.path / MANIFEST).read_bytes()).hexdigest()
 
 
-def base_name(project: str, snapshot: Snapshot) -> str:
-    return f"devenv-base-{project}-{digest(snapshot)[:12]}"
+def base_name(project: str, snapshot: Snapshot, cow: bool = False) -> str:
+    return f"devenv-{'cowbase' if cow else 'base'}-{project}-{digest(snapshot)[:12]}"
 
 
 def sealed_name(base: str) -> str:
@@ -128,16 +132,11 @@ def _base_labels(scope: Scope, kind: str, snapshot: Snapshot, base: str) -> dict
     return labels
 
 
-def _volume(engine: Engine, name: str) -> dict | None:
-    try:
-        return engine.api.inspect_volume(name)
-    except docker.errors.NotFound:
-        return None
-
-
 def _remove_volume(engine: Engine, name: str) -> None:
-    """Remove a volume, first any helper container (left by a killed devenv) holding it."""
+    """Remove a volume, first any helper container (left by a killed devenv) holding it, then
+    its data in the btrfs store (when it is bound there)."""
     from .helpers import HELPER_KINDS
+    v = volume_info(engine, name)
     for c in engine.api.containers(all=True, filters={"volume": name}):
         if (c.get("Labels") or {}).get(names.KIND) in HELPER_KINDS:
             remove_helper(engine, c["Id"])
@@ -147,6 +146,7 @@ def _remove_volume(engine: Engine, name: str) -> None:
         pass
     except docker.errors.APIError as exc:
         raise CloneError(f"volume {name} cannot be removed: {exc.explanation or exc}") from None
+    cowstore.release((v or {}).get("Labels"))
 
 
 # The listing the seal is the sha256 of: every entry below the base, in a fixed order.
@@ -215,8 +215,8 @@ def sealed_base(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str
     from .restore import restore_into_volume
     base = base_name(scope.project, snapshot)
     with _base_lock(store, base):
-        record = _volume(engine, sealed_name(base))
-        vol = _volume(engine, base)
+        record = volume_info(engine, sealed_name(base))
+        vol = volume_info(engine, base)
         if record is not None and vol is not None:
             return Base(base, vol["Mountpoint"], record["Labels"].get(SEAL, ""))   # checked by create_clone
         if record is not None:   # the data went (removed by hand): the record alone is worthless
@@ -238,11 +238,73 @@ def sealed_base(engine: Engine, snapshot: Snapshot, *, image_id: str, image: str
             except Exception:  # noqa: BLE001 - the next fill removes it (no record); the first error matters
                 pass
             raise
-        return Base(base, _volume(engine, base)["Mountpoint"], seal)
+        return Base(base, volume_info(engine, base)["Mountpoint"], seal)
+
+
+def sealed_cow_base(engine: Engine, snapshot: Snapshot, cow: CowStore, *, image_id: str, image: str,
+                    scope: Scope, store: SnapshotStore, reporter: Reporter) -> Base:
+    """The snapshot's base in the btrfs store, made now when missing: a subvolume filled by the
+    verified restore through a Docker volume bound to it, then made read-only and sealed (the
+    record volume, last). Anything of a fill cut short (a subvolume, its volume, no record) is
+    deleted and filled again."""
+    from .restore import restore_into_volume
+    base = base_name(scope.project, snapshot, cow=True)
+    path = cow.base_path(base)
+    with _base_lock(store, base):
+        record = volume_info(engine, sealed_name(base))
+        vol = volume_info(engine, base)
+        if record is not None and vol is not None and cowstore.is_subvolume(path):
+            return Base(base, str(path), record["Labels"].get(SEAL, ""), cow=True)   # checked by create_cow_clone
+        if record is not None:
+            _remove_volume(engine, sealed_name(base))
+        if vol is not None or path.exists():
+            with reporter.step(f"remove the unfinished base {base}"):
+                if vol is not None:
+                    _remove_volume(engine, base)
+                cowstore.delete(path)
+        cowstore.create_subvolume(path)
+        try:
+            engine.api.create_volume(base, driver="local", driver_opts=cowstore.bind_options(path),
+                                     labels=_base_labels(scope, "base", snapshot, base) | {COW_PATH: str(path)})
+            restore_into_volume(engine, snapshot, image_id=image_id, image=image, volume=base,
+                                profile=scope, reporter=reporter)
+            with reporter.step(f"seal base {base} (read-only btrfs subvolume)"):
+                cowstore.set_read_only(path)
+                seal = cowstore.tree_seal(path)
+                engine.api.create_volume(sealed_name(base), labels=_base_labels(scope, "base-sealed", snapshot, base)
+                                         | {SEAL: seal})
+        except BaseException:
+            try:
+                _remove_volume(engine, base)
+                cowstore.delete(path)
+            except Exception:  # noqa: BLE001 - the next fill removes it (no record); the first error matters
+                pass
+            raise
+        return Base(base, str(path), seal, cow=True)
+
+
+def create_cow_clone(engine: Engine, base: Base, cow: CowStore, *, volume: str, short: str, scope: Scope,
+                     reporter: Reporter) -> None:
+    """Make ``volume`` a btrfs snapshot of ``base`` (a Docker volume bound to it): no data is
+    copied, only the blocks the server writes later are. The base's seal is checked first; the
+    snapshot is atomic and the volume made last, so a killed devenv leaves at most a snapshot no
+    volume was ever bound to (deleted here by the next clone of that name)."""
+    path = cow.clone_path(volume)
+    labels = names.volume_labels(scope, short) | {BASE: base.volume, COW_PATH: str(path)}
+    with reporter.step(f"clone {base.volume} into {volume} (btrfs snapshot)"):
+        _checked(engine, "", scope, base)
+        cowstore.delete(path)
+        cowstore.snapshot(Path(base.mountpoint), path)
+        try:
+            engine.api.create_volume(volume, driver="local", driver_opts=cowstore.bind_options(path), labels=labels)
+        except BaseException:
+            cowstore.delete(path)
+            raise
 
 
 def _checked(engine: Engine, image: str, scope: Scope, base: Base, now: str | None = None) -> Base:
-    now = seal_of(engine, image, base.volume, scope) if now is None else now
+    if now is None:
+        now = cowstore.tree_seal(Path(base.mountpoint)) if base.cow else seal_of(engine, image, base.volume, scope)
     if now != base.seal:
         raise CloneError(f"base volume {base.volume} was changed after it was sealed (seal {now[:12]}, "
                          f"recorded {base.seal[:12]}): no clone is made on or started from it",
@@ -265,7 +327,7 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
     upper = upper_name(volume)
     labels = names.volume_labels(scope, short) | {BASE: base.volume}
     with reporter.step(f"clone {base.volume} into {volume} (copy-on-write)"):
-        if _volume(engine, upper) is None:
+        if volume_info(engine, upper) is None:
             engine.api.create_volume(upper, labels=labels | {names.KIND: "clone-upper"})
         # a leftover upper (a killed clone) never had an overlay: nothing was written through it
         seal = _run(engine, image, scope, "clone", {upper: {"bind": VOLUME_MOUNT, "mode": "rw"},
@@ -276,7 +338,7 @@ def create_clone(engine: Engine, base: Base, *, image: str, volume: str, short: 
         except CloneError:
             _remove_volume(engine, upper)
             raise
-        opts = overlay_options(base.mountpoint, _volume(engine, upper)["Mountpoint"])
+        opts = overlay_options(base.mountpoint, volume_info(engine, upper)["Mountpoint"])
         engine.api.create_volume(volume, driver="local", driver_opts=opts, labels=labels | {UPPER: upper})
         marker = _mounted_marker(engine)
         if marker is not None and marker.exists():
@@ -312,20 +374,26 @@ def _mounted_marker(engine: Engine) -> Path | None:
 
 def clone_of(engine: Engine, volume: str) -> str | None:
     """The base volume ``volume`` is a clone of, or None (a plain volume, or none)."""
-    v = _volume(engine, volume)
+    v = volume_info(engine, volume)
     return ((v or {}).get("Labels") or {}).get(BASE) if v else None
 
 
 def check_clone(engine: Engine, volume: str, image: str, scope: Scope) -> None:
     """Before a start of a clone: its base is there, sealed, unchanged, and its upper layer is there."""
-    v = _volume(engine, volume)
+    v = volume_info(engine, volume)
     labels = (v or {}).get("Labels") or {}
     base = labels.get(BASE)
     if not base:
         return
+    if COW_PATH in labels:   # a btrfs snapshot: its data shares blocks with the base but needs nothing of it
+        path = Path(labels[COW_PATH])
+        if not cowstore.is_subvolume(path):
+            raise CloneError(f"volume {volume} is a clone, but its data {path} in the copy-on-write store is gone",
+                             f"Start it from scratch: `devenv down {scope} --volumes && devenv up {scope}`.")
+        return
     upper = labels.get(UPPER, upper_name(volume))
-    record, data = _volume(engine, sealed_name(base)), _volume(engine, base)
-    missing = [n for n, x in ((base, data), (sealed_name(base), record), (upper, _volume(engine, upper))) if x is None]
+    record, data = volume_info(engine, sealed_name(base)), volume_info(engine, base)
+    missing = [n for n, x in ((base, data), (sealed_name(base), record), (upper, volume_info(engine, upper))) if x is None]
     if missing:
         raise CloneError(f"volume {volume} is a clone, but {', '.join(missing)} is gone: its data cannot be read",
                          f"Start it from scratch: `devenv down {scope} --volumes && devenv up {scope}`.")
@@ -334,10 +402,10 @@ def check_clone(engine: Engine, volume: str, image: str, scope: Scope) -> None:
 
 def users_of(engine: Engine, base: str) -> list[str]:
     """The instances whose datadir is a clone of ``base`` ("profile --name instance")."""
-    found = engine.api.volumes(filters={"label": [f"{BASE}={base}", f"{UPPER}"]})["Volumes"] or []
+    found = engine.api.volumes(filters={"label": [f"{BASE}={base}"]})["Volumes"] or []
+    clones = [lab for lab in ((v.get("Labels") or {}) for v in found) if (UPPER in lab or COW_PATH in lab) and not is_base_volume(lab)]
     return sorted({str(Scope(lab.get(names.PROJECT, "?"), lab.get(names.PROFILE, "?"),
-                             lab.get(names.INSTANCE, names.DEFAULT_INSTANCE)))
-                   for lab in ((v.get("Labels") or {}) for v in found)})
+                             lab.get(names.INSTANCE, names.DEFAULT_INSTANCE))) for lab in clones})
 
 
 def bases_of(engine: Engine, project: str, snapshot: Snapshot | None = None) -> list[str]:
@@ -389,6 +457,15 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
         image_id = engine.api.inspect_image(sp.image.tag)["Id"]
         ds_id = dataset_id(stack.profile.dataset, stack.profile.imageset)
         snap = store.matching(stack.name, ds_id, image_id)
+        cow = cowstore.find_store()[0] if snap is not None else None
+        if snap is not None and cow is not None:   # block-level clones (cowstore.py)
+            check_server(snap, image_id, sp.image.tag)
+            with _base_lock(store, base_name(stack.scope.project, snap, cow=True)):   # not pruned meanwhile
+                base = sealed_cow_base(engine, snap, cow, image_id=image_id, image=sp.image.tag, scope=stack.scope,
+                                       store=store, reporter=reporter)
+                create_cow_clone(engine, base, cow, volume=volume, short=v.name, scope=stack.scope,
+                                 reporter=reporter)
+            return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id), None
         if snap is not None:
             check_server(snap, image_id, sp.image.tag)
             try:
@@ -400,7 +477,7 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
                 return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id), None
             except ClonesUnavailable as exc:
                 reason = str(exc)
-    if _volume(engine, volume) is None:
+    if volume_info(engine, volume) is None:
         engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, v.name))
     seed = plan_seed(engine, stack, sp, set(new_volumes) | {volume}, reporter)
     if seed.restored is None:   # the snapshot went meanwhile: seeded, nothing to say about clones
@@ -469,6 +546,24 @@ def prune_bases(engine: Engine, snapshots_root: Path, dry_run: bool = False) -> 
                 _remove_volume(engine, name)
         size = sizes.get(name)
         out.append(StaleBase(name, project, labels.get(SNAPSHOT, "?"), reason, size if size and size >= 0 else None))
+    return out + _prune_store_orphans(engine, dry_run)
+
+
+def _prune_store_orphans(engine: Engine, dry_run: bool) -> list[StaleBase]:
+    """The btrfs store's data of volumes that are gone (see ``cowstore.orphans``); only with a
+    local engine (the store's volumes are this engine's)."""
+    cow = cowstore.find_store()[0] if unavailable_reason(engine) is None else None
+    if cow is None:
+        return []
+    volumes = {v["Name"] for v in engine.api.volumes().get("Volumes") or []}
+    out = []
+    for path in cowstore.orphans(cow, volumes):
+        sizes = cowstore.exclusive_bytes([path])
+        project = path.name[len("devenv-cowbase-"):].rsplit("-", 1)[0] if path.parent.name == "bases" else "?"
+        if not dry_run:
+            cowstore.delete(path)
+        out.append(StaleBase(path.name, project, "?", f"its volume is gone; its data stayed in the store ({path})",
+                             sizes.get(str(path))))
     return out
 
 
@@ -489,7 +584,7 @@ def uncloned_fallback(engine: Engine, stack, sp, new_volumes: set[str], error: s
     from .seeding import plan_seed
     v = sp.service.volumes[0]
     volume = names.volume_name(stack.scope, v.name)
-    upper = ((_volume(engine, volume) or {}).get("Labels") or {}).get(UPPER, upper_name(volume))
+    upper = ((volume_info(engine, volume) or {}).get("Labels") or {}).get(UPPER, upper_name(volume))
     with reporter.step(f"remove the clone {volume} (the engine refused its overlay mount)"):
         _remove_volume(engine, volume)
         _remove_volume(engine, upper)

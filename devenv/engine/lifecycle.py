@@ -3,7 +3,8 @@
 ``up`` is idempotent and resumable: every object is found by name and labels
 before it is created, a container whose ``config-hash`` label matches the plan is
 kept (started if stopped), one that differs is recreated, and services start in
-``depends_on`` waves, each wave once its dependencies are healthy. An ``up``
+``depends_on`` waves, each wave once its dependencies are healthy (the new data-less
+containers of later waves are created early, while the first waves start). An ``up``
 interrupted anywhere leaves only complete objects behind, which the next ``up``
 adopts. Volumes are never removed here except by ``down(volumes=True)``.
 """
@@ -14,6 +15,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker.errors
 from docker.types import Mount
@@ -24,7 +26,7 @@ from ..errors import DevenvError, NotFoundError, PortConflictError, PortConflict
 from ..instances import port_free, with_instance_ports
 from ..render import ServicePlan, Stack
 from ..spec import Bind, ContainerSpec, container_spec
-from ..ui import Reporter
+from ..ui import RecordingReporter, Reporter
 from .client import Engine
 from .health import Health, current, observe, wait_ready
 from .images import ensure_images
@@ -34,6 +36,7 @@ from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
 from .clones import is_base_volume, mount_refused, seed_by_clone, uncloned_fallback
+from .cowstore import COW_PATH, CowStoreError, exclusive_bytes, release
 from .remote import check_source_mounts, remote_port_free, url_host
 
 STOP_TIMEOUT = 10
@@ -206,22 +209,60 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
     new_volumes = set(plan.volumes)
     dataset_service = stack.profile.dataset.service if stack.profile.dataset else None
 
+    # the new data-less containers of later waves are created (and their image sets copied in)
+    # while the first waves start and become healthy; each still starts only in its own wave
+    early_steps = [s for wave in plan.waves[1:] for s in wave
+                   if s.action is Action.CREATE and s.data is Data.NONE and s.service != dataset_service]
+    early_pool = ThreadPoolExecutor(max_workers=len(early_steps)) if early_steps else None
+    early = {s.service: early_pool.submit(_create_early, engine, stack, s) for s in early_steps} if early_pool else {}
+    try:
+        _run_waves(engine, plan, early, new_volumes, dataset_service, result, reporter, timeout)
+    finally:
+        if early_pool is not None:
+            early_pool.shutdown(wait=True)
+    ds = stack.profile.dataset
+    if ds and ds.service in stack.services and not result.seeded and not result.restored and not result.cloned \
+            and ds.service in set(result.created) | set(result.started):
+        warning = dataset_mismatch(engine, stack, names.container_name(stack.scope, ds.service))
+        if warning:
+            result.warnings.append(warning)
+    return result
+
+
+def _create_early(engine: Engine, stack: Stack, step: ServiceStep) -> tuple[str, str | None, RecordingReporter]:
+    """A new data-less container of a later wave, created and given its image set (not started)."""
+    sp = stack.services[step.service]
+    recorded = RecordingReporter()
+    name = _create(engine, container_spec(stack, sp, ()))
+    return name, populate_imageset(engine, stack, sp, name, recorded), recorded
+
+
+def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, dataset_service: str | None,
+               result: UpResult, reporter: Reporter, timeout: float) -> None:
+    stack = plan.stack
     for wave in plan.waves:
         to_wait: dict[str, str] = {}
         done: dict[str, list[str]] = {}     # service -> the result list it goes in, in the wave's order
         # a new container with no data and no image set is only created and started: those run
-        # beside the rest of the wave (each engine start takes a while; they do not report)
+        # beside the rest of the wave (each engine start takes a while; they do not report);
+        # the ones created early are started beside it too
         plain = [s for s in wave if s.action is Action.CREATE and s.data is Data.NONE and not s.imageset
-                 and s.service != dataset_service]
-        pool = ThreadPoolExecutor(max_workers=len(plain)) if len(wave) > 1 and plain else None
+                 and s.service != dataset_service and s.service not in early]
+        ready = [s for s in wave if s.service in early]
+        parallel = len(plain) + len(ready) if len(wave) > 1 or ready else 0
+        pool = ThreadPoolExecutor(max_workers=parallel) if parallel else None
         started = {s.service: pool.submit(_create_and_start, engine, stack, s) for s in plain} if pool else {}
+        started |= {s.service: pool.submit(_start_early, engine, stack, s, early[s.service]) for s in ready}
         try:
             _run_wave(engine, stack, wave, set(started), done, to_wait, new_volumes, result, reporter)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
         for service, fut in started.items():
-            fut.result()              # the first error of a parallel start, once all have ended
+            copied = fut.result()     # the first error of a parallel start, once all have ended
+            if service in early:
+                early[service].result()[2].replay(reporter, "while the earlier services started")
+            result.images_copied += [copied] if copied else []
             done[service] = result.created
         for step in wave:
             done[step.service].append(step.service)
@@ -233,13 +274,6 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
                     on_ready=lambda s, h: reporter.detail(f"{s}: {h.value}")))
         else:
             result.health.update({s: Health.HEALTHY for s in to_wait})
-    ds = stack.profile.dataset
-    if ds and ds.service in stack.services and not result.seeded and not result.restored and not result.cloned \
-            and ds.service in set(result.created) | set(result.started):
-        warning = dataset_mismatch(engine, stack, names.container_name(stack.scope, ds.service))
-        if warning:
-            result.warnings.append(warning)
-    return result
 
 
 def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict, to_wait: dict,
@@ -293,6 +327,13 @@ def _create_and_start(engine: Engine, stack: Stack, step: ServiceStep) -> None:
     """A new container without data or image set: created and started."""
     sp = stack.services[step.service]
     _start(engine, sp, _create(engine, container_spec(stack, sp, ())))
+
+
+def _start_early(engine: Engine, stack: Stack, step: ServiceStep, created) -> str | None:
+    """Start a container made by ``_create_early``; the image set it copied, if any."""
+    name, copied, _ = created.result()
+    _start(engine, stack.services[step.service], name)
+    return copied
 
 
 @dataclass
@@ -350,6 +391,7 @@ def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout
                     all=True, filters={"volume": v["Name"]})]
                 raise DevenvError(f"volume {v['Name']} cannot be removed: {exc.explanation or exc}",
                                   f"containers using it: {', '.join(users) or 'none listed'}") from None
+            release(v.get("Labels"))   # a clone's data in the btrfs store goes with its volume
             result.removed_volumes.append(v["Name"])
         else:
             result.kept_volumes.append(v["Name"])
@@ -453,6 +495,15 @@ def instances(engine: Engine) -> list[InstanceRow]:
                 sizes[v["Name"]] = size
     except docker.errors.APIError:
         sizes = {}
+    # a btrfs clone's disk use is what it holds of its own (the Engine sees only a bind mount)
+    cow = {v["Name"]: (v.get("Labels") or {})[COW_PATH] for v in engine.api.volumes(
+        filters={"label": [f"{names.MANAGED}=true", COW_PATH]})["Volumes"] or []
+        if not is_base_volume(v.get("Labels") or {})}
+    try:
+        own = exclusive_bytes([Path(p) for p in cow.values() if Path(p).is_dir()])
+    except CowStoreError:
+        own = {}
+    sizes |= {name: own[path] for name, path in cow.items() if path in own}
     rows = []
     for (project, profile, instance), g in sorted(groups.items()):
         state = (f"running {g['running']}/{g['services']}" if g["running"] else "stopped") if g["services"] \

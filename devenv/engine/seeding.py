@@ -34,6 +34,7 @@ from ..ui import Reporter
 from .client import Engine
 from .datadir_state import DatadirState, prepare_datadir, wipe
 from .exec import read_file
+from .volumes import volume_info
 
 IMAGESET_MARKER = "IMAGESET_ID"
 
@@ -101,7 +102,7 @@ def seed_volume(engine: Engine, stack: Stack, image: str, files, reporter: Repor
     volume = names.volume_name(stack.scope, SEED_VOLUME)
     cid = None
     try:
-        existing = _volume_exists(engine, volume)
+        existing = volume_info(engine, volume) is not None
         if not existing:
             engine.api.create_volume(volume, labels=names.volume_labels(stack.scope, SEED_VOLUME))
         cid = create_helper(engine, image, volume, stack.scope, "seed")
@@ -127,14 +128,6 @@ def seed_volume(engine: Engine, stack: Stack, image: str, files, reporter: Repor
     finally:
         if cid is not None:
             remove_helper(engine, cid)
-
-
-def _volume_exists(engine: Engine, volume: str) -> bool:
-    try:
-        engine.api.inspect_volume(volume)
-        return True
-    except docker.errors.NotFound:
-        return False
 
 
 def _one_file(name: str, text: str) -> bytes:

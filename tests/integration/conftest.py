@@ -77,8 +77,11 @@ def cleanup(client):
         c.remove(force=True)
     for n in client.networks.list(filters={"label": TEST_LABEL}):
         n.remove()
+    from devenv.engine import cowstore
     for v in client.volumes.list(filters={"label": TEST_LABEL}):
+        labels = v.attrs.get("Labels") or {}
         v.remove(force=True)
+        cowstore.release(labels)   # a clone's or base's data in the btrfs store goes with its volume
 
 
 class Devenv:

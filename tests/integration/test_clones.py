@@ -1,4 +1,4 @@
-"""Copy-on-write clones on the real engine (devenv/engine/clones.py), with real MariaDB data
+"""Overlay copy-on-write clones on the real engine (devenv/engine/clones.py), with real MariaDB data
 checked by CHECKSUM TABLE: clones isolated from each other and from their base, the base
 reference-counted, branching from an instance's snapshot, the copying fallback, and
 interrupted clones."""
@@ -38,6 +38,7 @@ def p(engine, tmp_path_factory):
     name = f"cl-{uuid.uuid4().hex[:8]}"
     proj = Clones(make_project(tmp_path_factory.mktemp("clones"), name), TEST_LABEL)
     proj.name = name
+    proj.env["DEVENV_COW_STORE"] = "off"   # overlay clones here; the btrfs store's: test_cow_clones.py
     proj("up", PROFILE)
     proj.seeded = proj.checksums()
     proj("snapshot", "save", PROFILE)

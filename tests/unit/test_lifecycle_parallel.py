@@ -7,6 +7,7 @@ import pytest
 
 from devenv import names
 from devenv.engine import lifecycle
+from devenv.engine.health import Health, Observation
 from devenv.profile import ProfileStore
 from devenv.render import Renderer
 from devenv.ui import SilentReporter
@@ -53,6 +54,21 @@ def test_new_containers_of_a_wave_start_at_once_and_keep_the_wave_order(stack, f
         assert fake.by_name(names.container_name(stack.scope, service))["State"] == "running"
 
 
+def test_a_later_wave_is_created_while_the_first_becomes_healthy_and_started_after_it(stack, fake, monkeypatch):
+    seen = []
+
+    def wait_ready(engine, containers, deadline, on_ready=None):
+        last = fake.by_name(names.container_name(stack.scope, "last"))
+        seen.append((sorted(containers), last and last["State"]))
+        return {}
+
+    monkeypatch.setattr(lifecycle, "wait_ready", wait_ready)
+    monkeypatch.setattr(lifecycle, "observe", lambda engine, c: Observation(Health.STARTING))
+    result = lifecycle.up(fake.engine, stack, SilentReporter())
+    assert seen == [(["first", "second"], "created"), (["last"], "running")]
+    assert result.created == ["first", "second", "last"]
+
+
 def test_an_error_of_a_parallel_start_is_raised_once_the_wave_has_ended(stack, fake, monkeypatch):
     real_start = lifecycle._start
 
@@ -66,7 +82,8 @@ def test_an_error_of_a_parallel_start_is_raised_once_the_wave_has_ended(stack, f
     with pytest.raises(lifecycle.DevenvError, match="second"):
         lifecycle.up(fake.engine, stack, SilentReporter())
     assert fake.by_name(names.container_name(stack.scope, "first"))["State"] == "running"
-    assert fake.by_name(names.container_name(stack.scope, "last")) is None   # the next wave never began
+    # the next wave's container was made early, beside the first wave, but never started
+    assert fake.by_name(names.container_name(stack.scope, "last"))["State"] == "created"
 
 
 @pytest.mark.parametrize("timeout", [0, lifecycle.STOP_TIMEOUT])
