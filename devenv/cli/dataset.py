@@ -97,7 +97,7 @@ def opened_source(ctx: Context, source: str, profile: str | None, reporter):
     plan = stack.services[service].image
     ensure_images(docker_engine, [plan], stack.base, reporter)
     digest, size = sha256_file_sized(path)
-    with dump_database(docker_engine.client, plan.tag, path, engine, fmt, reporter) as url:
+    with dump_database(docker_engine, plan.tag, path, engine, fmt, reporter) as url:
         with engine.connect(url) as src:
             yield src, source_info(src, {"kind": "dump", "file": path.name, "format": fmt, "sha256": digest,
                                          "bytes": size, "display": f"dump {path.name}",

@@ -197,14 +197,15 @@ def _mounts(engine: Engine, stack: Stack, service: str, container: str) -> list[
     sp = stack.services[service]
     if not sp.service.mounts:
         return []
-    have = {m.get("Destination"): m for m in engine.api.inspect_container(container).get("Mounts") or []}
+    state = engine.container(container)
+    have = {m.destination: m for m in (state.mounts if state else ())}
     out = []
     naming = stack.naming()
     for m in sp.service.mounts:
         want = naming.source(m.source)
         got = have.get(m.target)
-        ok = bool(got) and got.get("Type") == "bind" and got.get("Source") == want and got.get("RW", False)
-        actual = "not mounted" if not got else f"{got.get('Type')} {got.get('Source')} ({'rw' if got.get('RW') else 'ro'})"
+        ok = bool(got) and got.type == "bind" and got.source == want and got.writable
+        actual = "not mounted" if not got else f"{got.type} {got.source} ({'rw' if got.writable else 'ro'})"
         out.append(CheckResult(service, f"mount {m.target}", ok, f"the working tree {want} (rw)", actual))
     return out
 
@@ -232,7 +233,7 @@ def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
         return sv
     sv.results.extend(_mounts(engine, stack, service, container))
     paths = [e.name for e in exps if e.kind == "file"]
-    with connect(Target.parse(f"docker://{container}")) as host:
+    with connect(Target.parse(engine.testinfra_spec(container))) as host:
         try:
             fp = gather(host, paths, live=True, sections=VERIFY_SECTIONS)
         except TargetError as exc:
