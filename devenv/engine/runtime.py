@@ -106,6 +106,9 @@ class ArchiveStream(Protocol):
 class Runtime(Protocol):
     """What devenv asks of a container platform (besides what devenv.engine does inside)."""
 
+    url: str
+    is_local: bool   # shares this machine's filesystem and loopback (devenv.engine.client)
+
     # images
     def image(self, ref: str) -> ImageInfo | None: ...
     def tag_image(self, source: str, repository: str, tag: str) -> None: ...

@@ -75,6 +75,20 @@ def tar_of_file(path: Path, directory: str, chunk: int = CHUNK) -> Iterator[byte
     yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
+def check_runtime(runtime: Runtime, dump: Path) -> None:
+    """Refuse an engine that is not on this machine, before anything is built or started.
+
+    The dump reaches any engine (archive API), but the subset then reads the server on
+    the port the engine published on its host's loopback: from here that is 127.0.0.1
+    of another machine, where some other server may even listen on that number."""
+    if not runtime.is_local:
+        raise SourceError(f"source {Path(dump).name}: a dump file is read through a throwaway server on a local "
+                          f"engine; the engine at {runtime.url} is not on this machine, so that server's port "
+                          "cannot be reached from here",
+                          "Run `dataset subset --from DUMPFILE` against this machine's engine (without --engine "
+                          "or $DOCKER_HOST), or subset from a database URL.")
+
+
 @contextmanager
 def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine, fmt: str, reporter: Reporter,
                   timeout: float = 180) -> Iterator[SourceURL]:
@@ -83,6 +97,7 @@ def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine
     dump = Path(dump).absolute()
     if not dump.is_file():
         raise SourceError(f"source {dump}: no such file", url_hint())
+    check_runtime(runtime, dump)
     password = secrets.token_hex(16)
     name = f"devenv-subset-dump-{uuid.uuid4().hex[:10]}"
     labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: KIND_LABEL}

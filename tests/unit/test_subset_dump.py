@@ -93,3 +93,16 @@ def test_a_dump_that_does_not_load_is_an_error_and_the_server_goes(tmp_path):
         with dump_database(fake.engine, "devenv/db:1", dump, FakeSourceEngine(), "sql", SilentReporter()):
             pass
     assert fake.containers == {}
+
+
+def test_a_remote_engine_is_refused_before_anything_starts(tmp_path):
+    from devenv.engine.client import Engine
+    fake, _, _ = engine_with_server()
+    remote = Engine(fake.engine.client, "tcp://staging:2376", "--engine")
+    dump = tmp_path / "shop.sql"
+    dump.write_bytes(b"x")
+    with pytest.raises(SourceError, match="the engine at tcp://staging:2376 is not on this machine") as err:
+        with dump_database(remote, "devenv/db:1", dump, FakeSourceEngine(), "sql", SilentReporter()):
+            pass
+    assert err.value.exit_code == 2 and "database URL" in err.value.hint
+    fake.api.create_container.assert_not_called()
