@@ -57,8 +57,7 @@ class StateSource:
 
     def _measure(self) -> None:
         try:
-            df = self.engine.api.df()
-            self._sizes = {v["Name"]: (v.get("UsageData") or {}).get("Size", -1) for v in df.get("Volumes") or []}
+            self._sizes = self.engine.volume_sizes()
         except Exception:   # sizes are a nicety: an engine that cannot say shows "?"
             pass
         finally:
@@ -68,10 +67,8 @@ class StateSource:
 
 def _running_instances(engine, project: str) -> list[tuple[str, str]]:
     """(profile, instance) of every stack of ``project`` that has service containers."""
-    found = engine.api.containers(all=True, filters={"label": [f"{names.MANAGED}=true", names.CONFIG_HASH,
-                                                               f"{names.PROJECT}={project}"]})
-    return sorted({((c.get("Labels") or {}).get(names.PROFILE),
-                    (c.get("Labels") or {}).get(names.INSTANCE, names.DEFAULT_INSTANCE)) for c in found}
+    found = engine.list_containers([f"{names.MANAGED}=true", names.CONFIG_HASH, f"{names.PROJECT}={project}"])
+    return sorted({(c.labels.get(names.PROFILE), c.labels.get(names.INSTANCE, names.DEFAULT_INSTANCE)) for c in found}
                   - {(None, names.DEFAULT_INSTANCE)}, key=lambda pi: (pi[0] or "", pi[1] != names.DEFAULT_INSTANCE, pi[1]))
 
 
@@ -90,9 +87,9 @@ def collect_state(source: StateSource) -> dict:
             scope = names.Scope(source.project, profile, instance)
             services = [row.as_dict() | {"status": _status(row.state, row.health)}
                         for row in status(source.engine, scope)]
-            vols = source.engine.api.volumes(filters={"label": scope.filters()})["Volumes"] or []
-            volumes = [{"name": v["Name"], "volume": (v.get("Labels") or {}).get(names.VOLUME, v["Name"]),
-                        "bytes": sizes.get(v["Name"], -1)} for v in sorted(vols, key=lambda v: v["Name"])]
+            vols = source.engine.list_volumes(scope.filters())
+            volumes = [{"name": v.name, "volume": v.labels.get(names.VOLUME, v.name), "bytes": sizes.get(v.name, -1)}
+                       for v in sorted(vols, key=lambda v: v.name)]
             verify = lastverify.load(source.project, profile) if scope.is_default else None
             if verify:
                 verify.pop("report", None)

@@ -239,7 +239,7 @@ def ensure_attachable(engine, stack: Stack, service: str, reporter, timeout: flo
     labels = (current or {}).get("Labels") or {}
     if current is not None and any(labels.get(k) != v for k, v in wanted.items()):
         with reporter.step(f"recreate {service} (made before devenv labelled containers for editors)"):
-            engine.api.remove_container(current["Id"], force=True, v=False)
+            engine.remove_container(current["Id"], volumes=False)
         result.up = lifecycle.up(engine, stack, reporter, timeout=timeout)
         result.recreated.append(service)
     return result

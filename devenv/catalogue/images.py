@@ -14,9 +14,8 @@ HTTP) by default; any other plain-HTTP registry must be in the Engine's
 
 from __future__ import annotations
 
-import docker.errors
-
 from ..engine.client import Engine
+from ..errors import EngineError
 from .errors import DigestMismatchError, RegistryError
 from .progress import Transfer
 
@@ -69,20 +68,17 @@ def _engine_hint(msg: str, repository: str) -> str | None:
 def push_image(engine: Engine, local_tag: str, engine_repo: str, tag: str, auth: dict | None,
                transfer: Transfer | None = None) -> str:
     """Push ``local_tag`` as ``engine_repo:tag``; returns the manifest digest."""
-    engine.api.tag(local_tag, engine_repo, tag, force=True)
+    engine.tag_image(local_tag, engine_repo, tag)
     progress = _LayerProgress(transfer)
     try:
         try:
-            events = _stream_errors(engine.api.push(engine_repo, tag, stream=True, decode=True, auth_config=auth),
+            events = _stream_errors(engine.push_image(engine_repo, tag, auth),
                                     f"pushing {local_tag} to {engine_repo}:{tag}", engine_repo, progress)
-        except docker.errors.APIError as exc:
-            raise RegistryError(f"pushing {local_tag} to {engine_repo}:{tag} failed: {exc.explanation or exc}",
-                                _engine_hint(str(exc.explanation or exc), engine_repo)) from None
+        except EngineError as exc:
+            raise RegistryError(f"pushing {local_tag} to {engine_repo}:{tag} failed: {exc.explanation}",
+                                _engine_hint(exc.explanation, engine_repo)) from None
     finally:
-        try:
-            engine.api.remove_image(f"{engine_repo}:{tag}", noprune=True)
-        except docker.errors.APIError:
-            pass
+        drop_staged(engine, f"{engine_repo}:{tag}")
     digest = next((ev["aux"]["Digest"] for ev in reversed(events)
                    if isinstance(ev.get("aux"), dict) and ev["aux"].get("Digest")), None)
     if not digest:
@@ -91,10 +87,8 @@ def push_image(engine: Engine, local_tag: str, engine_repo: str, tag: str, auth:
 
 
 def local_image_id(engine: Engine, tag: str) -> str | None:
-    try:
-        return engine.api.inspect_image(tag)["Id"]
-    except docker.errors.ImageNotFound:
-        return None
+    image = engine.image(tag)
+    return image.id if image else None
 
 
 def stage_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, image_id: str,
@@ -108,12 +102,10 @@ def stage_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, i
     ref = f"{engine_repo}@{digest}"
     progress = _LayerProgress(transfer)
     try:
-        _stream_errors(engine.api.pull(engine_repo, tag=digest, stream=True, decode=True, auth_config=auth),
-                       f"pulling {ref}", engine_repo, progress)
-    except docker.errors.APIError as exc:
-        raise RegistryError(f"pulling {ref} failed: {exc.explanation or exc}",
-                            _engine_hint(str(exc.explanation or exc), engine_repo)) from None
-    got = engine.api.inspect_image(ref)["Id"]
+        _stream_errors(engine.pull_image(engine_repo, digest, auth), f"pulling {ref}", engine_repo, progress)
+    except EngineError as exc:
+        raise RegistryError(f"pulling {ref} failed: {exc.explanation}", _engine_hint(exc.explanation, engine_repo)) from None
+    got = local_image_id(engine, ref)
     if got != image_id:
         drop_staged(engine, ref)
         raise DigestMismatchError(f"image {local_tag} with id", image_id, got, ref)
@@ -123,15 +115,15 @@ def stage_image(engine: Engine, engine_repo: str, digest: str, local_tag: str, i
 def install_image(engine: Engine, staged_ref: str, local_tag: str) -> None:
     """Tag a staged image ``devenv/SERVICE:HASH`` and drop its registry reference."""
     repo, tag = local_tag.rsplit(":", 1)
-    engine.api.tag(staged_ref, repo, tag, force=True)
+    engine.tag_image(staged_ref, repo, tag)
     drop_staged(engine, staged_ref)
 
 
 def drop_staged(engine: Engine, staged_ref: str) -> None:
     try:
-        engine.api.remove_image(staged_ref, noprune=True)
-    except docker.errors.APIError:
-        pass
+        engine.remove_image(staged_ref)
+    except EngineError:
+        pass   # a reference left behind is harmless: the next pull or push replaces it
 
 
 def images_present(engine: Engine, wanted: dict[str, str]) -> dict[str, bool]:

@@ -102,7 +102,7 @@ def publish(engine: Engine, stack: Stack, ref: RegistryRef, reporter: Reporter, 
 
     images: dict[str, ImageRef] = {}
     t0 = time.monotonic()
-    sizes = {name: engine.api.inspect_image(sp.image.tag).get("Size", 0) for name, sp in stack.services.items()}
+    sizes = {name: engine.image(sp.image.tag).size for name, sp in stack.services.items()}
     with reporter.step(f"push {len(stack.services)} images to {ref}"):
         transfer = Transfer(reporter, sum(sizes.values()), "pushed")
         for name, sp in sorted(stack.services.items()):

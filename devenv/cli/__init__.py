@@ -14,7 +14,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import DevenvError, EngineError
+from ..errors import DevenvError
 from . import catalogue, data, dataset, editor, env, parity, profiles, project, trying
 from .common import ENGINE_HELP, Context, add_engine_option, check_engine_url
 
@@ -71,9 +71,10 @@ def known_error(exc: BaseException) -> DevenvError | None:
     still gets a paragraph naming what failed (and exit 2 or 1), not exit 70.
     """
     if type(exc).__module__.startswith("docker"):
-        import docker.errors
-        if isinstance(exc, docker.errors.APIError):
-            return EngineError.from_api_error(exc)
+        from ..engine.runtime import known_engine_error
+        found = known_engine_error(exc)
+        if found is not None:
+            return found
     if isinstance(exc, OSError) and exc.filename and not isinstance(exc, (BrokenPipeError, ConnectionError)):
         where = exc.filename if not exc.filename2 else f"{exc.filename} -> {exc.filename2}"
         return DevenvError(f"{where}: {exc.strerror or exc}")

@@ -178,7 +178,7 @@ def logs_cmd(ctx: Context, service: str, profile: str | None, follow: bool, tail
     engine = ctx.engine()
     container = lifecycle.container_of(engine, name, service, running=False)
     out = sys.stdout.buffer
-    for chunk in engine.api.logs(container, stream=True, follow=follow, tail="all" if tail is None else tail):
+    for chunk in engine.logs(container, follow=follow, tail=tail):
         out.write(chunk)
         out.flush()
 

@@ -38,11 +38,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-import docker.errors
 import zstandard
 
 from ..db import DEFAULT_ENGINE, ENGINES, RESERVED_NAMES, ServerIdentity
-from ..errors import DevenvError, NotFoundError
+from ..errors import DevenvError, EngineError, NotFoundError
 from . import _pid_alive
 from ..ui import Reporter
 
@@ -258,52 +257,6 @@ def _in_worker(fn, on_interrupt):
     return box["value"]
 
 
-class _ArchiveStream:
-    """The Engine's archive of one path, as a response that another thread can cut off."""
-
-    def __init__(self, api, container: str, path: str):
-        self.api = api
-        self.response = api._get(api._url("/containers/{0}/archive", container), params={"path": path},
-                                 stream=True, headers={"Accept-Encoding": "identity"})
-        api._raise_for_status(self.response)
-
-    def chunks(self):
-        return self.response.iter_content(CHUNK, False)
-
-    def abort(self) -> None:
-        """Unblock a reader and let the Engine see the connection go (it releases the container)."""
-        import socket
-        try:
-            sock = self.api._get_raw_response_socket(self.response)
-            getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
-        except (OSError, AttributeError, docker.errors.APIError):
-            pass
-        try:
-            self.response.close()
-        except Exception:  # noqa: BLE001 - closing a cut-off stream may fail in many ways; it is closed
-            pass
-
-
-def _restart(engine, container: str, seconds: float = 1.2) -> bool:
-    """Start ``container`` again within ``seconds`` (a stop in progress may delay it); True when running."""
-    deadline = time.monotonic() + seconds
-    old_timeout = engine.api.timeout
-    engine.api.timeout = max(seconds, 0.5)
-    try:
-        while True:
-            try:
-                engine.api.start(container)
-                if engine.api.inspect_container(container)["State"]["Running"]:
-                    return True
-            except Exception:  # noqa: BLE001 - an engine still busy with the container: try again
-                pass
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.1)
-    finally:
-        engine.api.timeout = old_timeout
-
-
 def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str, container: str,
          volume_target: str, dataset: str | None, reporter: Reporter, level: int = 3,
          completion: str = COMPLETION_DIR, identity: ServerIdentity | None = None,
@@ -323,16 +276,16 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
     """
     final = store.dir_of(profile, name)
     remove_stale_partials(final.parent)
-    info = engine.api.inspect_container(container)
-    image_id = info["Image"]
-    image_tag = info["Config"]["Image"]
-    was_running = info["State"]["Running"]
+    info = engine.container(container)
+    if info is None:
+        raise SnapshotError(f"snapshot of {service}: no container {container}", f"Start it with `devenv up {profile}`.")
+    image_id, image_tag, was_running = info.image_id, info.image, info.running
     root = posixpath.basename(volume_target.rstrip("/"))
     tmp = _partial_dir(final, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     import threading
-    stream: list[_ArchiveStream] = []
+    stream: list = []   # the engine's ArchiveStream, once the request is made
     cancelled = threading.Event()
     interrupted = saved = False
 
@@ -344,7 +297,7 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
     try:
         if was_running:
             with reporter.step(f"stop {service} for a consistent copy"):
-                _in_worker(lambda: engine.api.stop(container, timeout=60), cut)
+                _in_worker(lambda: engine.stop(container, timeout=60), cut)
         _refuse_unclean(engine, container, service, profile, check_stopped)
         start = time.monotonic()
         read = [0]
@@ -356,7 +309,7 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
             reporter.detail(f"{read[0] / 1e6:.0f} MB read, {read[0] / 1e6 / max(time.monotonic() - start, 1e-3):.0f} MB/s")
 
         def copy():
-            stream.append(_ArchiveStream(engine.api, container, volume_target))
+            stream.append(engine.archive_stream(container, volume_target))
             if cancelled.is_set():  # Ctrl-C came while the request was being made
                 stream[0].abort()
                 raise KeyboardInterrupt
@@ -379,15 +332,15 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
         saved = True
     except KeyboardInterrupt:
         interrupted = True
-    except (tarfile.TarError, zstandard.ZstdError, docker.errors.APIError, OSError) as exc:
+    except (tarfile.TarError, zstandard.ZstdError, EngineError, OSError) as exc:
         raise SnapshotError(f"reading the datadir of {container} failed: {exc}") from None
     finally:
         if not saved:  # an unread stream would keep the Engine holding the container
             cut()
         shutil.rmtree(tmp, ignore_errors=True)
-        restarted = _restart(engine, container) if was_running and interrupted else None
+        restarted = engine.start_within(container, 1.2) if was_running and interrupted else None
         if was_running and not interrupted:
-            engine.api.start(container)
+            engine.start(container)
     if interrupted:
         again = ("" if not was_running else f"; {service} was started again" if restarted
                  else f"; {service} did not start again in time: `devenv up {profile}` starts it")
@@ -397,13 +350,15 @@ def save(engine, store: SnapshotStore, *, profile: str, name: str, service: str,
 
 def _refuse_unclean(engine, container: str, service: str, profile: str, check_stopped) -> None:
     """Refuse a datadir whose server did not shut down cleanly (see ``save``)."""
-    state = engine.api.inspect_container(container)["State"]
+    state = engine.container(container)
     why = None
-    if state.get("Running"):
+    if state is None:
+        why = f"the container {container} is gone"
+    elif state.running:
         why = "it is still running"
-    elif state.get("ExitCode") not in (0, None):
-        why = (f"its server exited with status {state.get('ExitCode')}"
-               + (" (killed, e.g. after the stop timeout)" if state.get("ExitCode") == 137 else ""))
+    elif state.exit_code not in (0, None):
+        why = (f"its server exited with status {state.exit_code}"
+               + (" (killed, e.g. after the stop timeout)" if state.exit_code == 137 else ""))
     elif check_stopped is not None:
         why = check_stopped()
     if why:

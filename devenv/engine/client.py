@@ -26,6 +26,7 @@ import docker
 import docker.errors
 
 from ..errors import EngineConfigError, EngineHostKeyError, EngineTLSError, EngineUnreachableError
+from .runtime import DockerRuntime
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 SCHEMES = ("unix", "tcp", "ssh")
@@ -34,13 +35,16 @@ CONNECT_TIMEOUT = 15
 
 
 @dataclass
-class Engine:
+class Engine(DockerRuntime):
+    """A connected Docker Engine: the ``Runtime`` (devenv.engine.runtime) the rest of devenv uses."""
+
     client: docker.DockerClient
     url: str = DEFAULT_URL
     source: str = "the default socket"   # what chose it: --engine, $DOCKER_HOST, a Docker context
 
     @property
-    def api(self):
+    def api(self) -> docker.APIClient:
+        """The SDK's low-level client: for devenv.engine's own modules only (see runtime.py)."""
         return self.client.api
 
     @property

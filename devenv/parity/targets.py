@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-import docker.errors
-
 from .. import names
 from ..engine import Engine
 from .errors import TargetError
@@ -103,7 +101,7 @@ def connect(target: Target, engine: Engine | None = None) -> Iterator[CountingHo
         if engine is None:
             raise TargetError(f"{target.spec}: image targets need the Docker Engine")
         with throwaway_container(engine, target.address) as container:
-            yield CountingHost(testinfra.get_host(f"docker://root@{container}"), target.spec)
+            yield CountingHost(testinfra.get_host(engine.testinfra_spec(container, "root")), target.spec)
         return
     if target.scheme == "docker" and engine is not None:
         check_container(engine, target)
@@ -116,15 +114,14 @@ def connect(target: Target, engine: Engine | None = None) -> Iterator[CountingHo
 
 def check_container(engine: Engine, target: Target) -> None:
     """A docker:// target must exist and run: `docker exec` would blame /bin/sh otherwise."""
-    try:
-        state = engine.api.inspect_container(target.container).get("State", {})
-    except docker.errors.NotFound:
+    state = engine.container(target.container)
+    if state is None:
         raise TargetError(f"{target.spec}: no container `{target.container}` on the Docker Engine",
                           "`docker ps` lists the running containers; devenv's are named "
-                          "devenv-PROFILE-SERVICE (`devenv status PROFILE`).") from None
-    if not state.get("Running"):
+                          "devenv-PROFILE-SERVICE (`devenv status PROFILE`).")
+    if not state.running:
         raise TargetError(f"{target.spec}: container `{target.container}` is not running "
-                          f"(state: {state.get('Status', 'unknown')})",
+                          f"(state: {state.status})",
                           "Start it (`devenv up PROFILE` for devenv's containers), or fingerprint its "
                           "image instead: image://IMAGE.")
 
@@ -132,26 +129,19 @@ def check_container(engine: Engine, target: Target) -> None:
 @contextmanager
 def throwaway_container(engine: Engine, image: str) -> Iterator[str]:
     """An idle container of ``image`` (no network, not its own command), removed afterwards."""
-    try:
-        engine.api.inspect_image(image)
-    except docker.errors.ImageNotFound:
+    if engine.image(image) is None:
         raise TargetError(f"image {image} is not on the engine",
                           "Build it first (`devenv up PROFILE` builds a profile's images; "
-                          "`devenv drift` builds missing ones itself) or load it (docker load).") from None
+                          "`devenv drift` builds missing ones itself) or load it (docker load).")
     name = f"devenv-fingerprint-{secrets.token_hex(6)}"
-    engine.api.create_container(
-        image=image, name=name, entrypoint=["sleep"], command=["infinity"], user="0",
-        hostname="fingerprint", network_disabled=True,
-        labels=names.extra_labels() | {names.MANAGED: "true", names.KIND: FINGERPRINT_KIND},
-        host_config=engine.api.create_host_config(network_mode="none"))
+    engine.create_container(
+        image, name=name, entrypoint=["sleep"], command=["infinity"], user="0", hostname="fingerprint",
+        network=False, labels=names.extra_labels() | {names.MANAGED: "true", names.KIND: FINGERPRINT_KIND})
     try:
-        engine.api.start(name)
+        engine.start(name)
         yield name
     finally:
-        try:
-            engine.api.remove_container(name, force=True)
-        except docker.errors.NotFound:
-            pass
+        engine.remove_container(name)
 
 
 def fingerprint(target: Target, paths: list[str] = (), engine: Engine | None = None) -> HostFingerprint:

@@ -198,14 +198,15 @@ def _mounts(engine: Engine, stack: Stack, service: str, container: str) -> list[
     sp = stack.services[service]
     if not sp.service.mounts:
         return []
-    have = {m.get("Destination"): m for m in engine.api.inspect_container(container).get("Mounts") or []}
+    state = engine.container(container)
+    have = {m.destination: m for m in (state.mounts if state else ())}
     out = []
     naming = stack.naming()
     for m in sp.service.mounts:
         want = naming.source(m.source)
         got = have.get(m.target)
-        ok = bool(got) and got.get("Type") == "bind" and got.get("Source") == want and got.get("RW", False)
-        actual = "not mounted" if not got else f"{got.get('Type')} {got.get('Source')} ({'rw' if got.get('RW') else 'ro'})"
+        ok = bool(got) and got.type == "bind" and got.source == want and got.writable
+        actual = "not mounted" if not got else f"{got.type} {got.source} ({'rw' if got.writable else 'ro'})"
         out.append(CheckResult(service, f"mount {m.target}", ok, f"the working tree {want} (rw)", actual))
     return out
 
@@ -225,7 +226,7 @@ def verify_service(engine: Engine, stack: Stack, service: str) -> ServiceVerify:
     """The generated checks of one service: Engine API for state, then at most 2 commands."""
     container = names.container_name(stack.scope, service)
     exps = expectations(stack, service)
-    sv = ServiceVerify(service, container, host=f"docker://{container}")
+    sv = ServiceVerify(service, container, host=engine.testinfra_spec(container))
     results, sv.running = _running(service, container, engine)
     sv.results.extend(results)
     if not sv.running:

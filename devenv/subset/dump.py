@@ -2,11 +2,14 @@
 
 The container runs the profile's db image (the same server production runs), with
 no initdb files (so no schema or seed of its own), a random password and the
-server's port published on 127.0.0.1 only; the dump file is bind-mounted read-only
-and loaded by the engine's own client inside the container (``DumpServer`` of the
-profile's engine behind the seam, one per dump format the engine knows). Then the subset reads it
-like a URL source. The container (its datadir lives in the container, no volume) is
-removed afterwards, whatever happened.
+server's port published on 127.0.0.1 only. The dump file goes into the container
+through the engine's archive API (a tar stream read from the file as it is sent),
+never a bind mount, so a remote engine, whose filesystem is not this machine's,
+gets it too. It is loaded by the engine's own client inside the container
+(``DumpServer`` of the profile's engine behind the seam, one per dump format the
+engine knows). Then the subset reads it like a URL source. The container (its
+datadir and the dump's copy live in the container, no volume) is removed
+afterwards, whatever happened.
 
 The caller checks first that the dump is of the profile's engine
 (``devenv.db.sources.check_dump``): a dump of the other engine starts nothing.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tarfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -24,73 +28,117 @@ from typing import Iterator
 
 from .. import names
 from ..db.sources import SourceEngine, SourceURL, url_hint
+from ..engine.runtime import Runtime
+from ..errors import EngineError
 from ..ui import Reporter
 from .errors import SourceError
 
 DUMP_DB = "devenv_dump"
 DUMP_USER = "devenv_subset"
-MOUNT_DIR = "/devenv-dump"
+DUMP_DIR = "/devenv-dump"
 KIND_LABEL = "subset-dump"
+CHUNK = 1 << 20
 
 
-def _exec(container, cmd: list[str]) -> tuple[int, str]:
-    code, out = container.exec_run(cmd, demux=False)
-    return code, (out or b"").decode(errors="replace")
+def _exec(runtime: Runtime, container: str, cmd: list[str]) -> tuple[int, str]:
+    code, out = runtime.exec_output(container, cmd)
+    return code, out.decode(errors="replace")
 
 
-def _run(container, cmd: list[str], what: str) -> str:
-    code, out = _exec(container, cmd)
+def _run(runtime: Runtime, container: str, cmd: list[str], what: str) -> str:
+    code, out = _exec(runtime, container, cmd)
     if code != 0:
         raise SourceError(f"dump database: {what} failed: {out.strip()[-500:]}")
     return out
 
 
+def tar_of_file(path: Path, directory: str, chunk: int = CHUNK) -> Iterator[bytes]:
+    """A tar stream of ``directory/`` holding ``path`` (readable by every user), read as it is sent.
+
+    The file's size is taken first and exactly that many bytes are sent: a file that
+    changes meanwhile is an error, not a cut-off archive."""
+    size = os.path.getsize(path)
+    root = tarfile.TarInfo(directory.strip("/"))
+    root.type, root.mode, root.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+    yield root.tobuf(format=tarfile.PAX_FORMAT)
+    info = tarfile.TarInfo(f"{directory.strip('/')}/{path.name}")
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+    yield info.tobuf(format=tarfile.PAX_FORMAT)
+    left = size
+    with open(path, "rb") as f:
+        while left:
+            data = f.read(min(chunk, left))
+            if not data:
+                raise SourceError(f"{path}: the file shrank while it was being sent")
+            left -= len(data)
+            yield data
+    yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+def check_runtime(runtime: Runtime, dump: Path) -> None:
+    """Refuse an engine that is not on this machine, before anything is built or started.
+
+    The dump reaches any engine (archive API), but the subset then reads the server on
+    the port the engine published on its host's loopback: from here that is 127.0.0.1
+    of another machine, where some other server may even listen on that number."""
+    if not runtime.is_local:
+        raise SourceError(f"source {Path(dump).name}: a dump file is read through a throwaway server on a local "
+                          f"engine; the engine at {runtime.url} is not on this machine, so that server's port "
+                          "cannot be reached from here",
+                          "Run `dataset subset --from DUMPFILE` against this machine's engine (without --engine "
+                          "or $DOCKER_HOST), or subset from a database URL.")
+
+
 @contextmanager
-def dump_database(client, image: str, dump: Path, engine: SourceEngine, fmt: str, reporter: Reporter,
+def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine, fmt: str, reporter: Reporter,
                   timeout: float = 180) -> Iterator[SourceURL]:
-    """Start a container of ``image`` (an ``engine`` server), load ``dump`` (format
-    ``fmt``) into it, yield its URL; remove it at the end."""
+    """Start a container of ``image`` (an ``engine`` server) on ``runtime``, load ``dump``
+    (format ``fmt``) into it, yield its URL; remove it at the end."""
     dump = Path(dump).absolute()
     if not dump.is_file():
         raise SourceError(f"source {dump}: no such file", url_hint())
+    check_runtime(runtime, dump)
     password = secrets.token_hex(16)
     name = f"devenv-subset-dump-{uuid.uuid4().hex[:10]}"
     labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: KIND_LABEL}
-    target = f"{MOUNT_DIR}/{dump.name}"
+    target = f"{DUMP_DIR}/{dump.name}"
     server = engine.dump_server(DUMP_DB, DUMP_USER, password, target, fmt, dump)
+    size = os.path.getsize(dump)
     container = None
     try:
         with reporter.step(f"start a throwaway {engine.label} server ({image}) for {dump.name}"):
-            from docker.types import Mount
-            container = client.containers.run(
-                image, detach=True, name=name, labels=labels, environment=server.environment,
-                mounts=[Mount(target, str(dump), type="bind", read_only=True)],
-                # the engine picks a free host port (asking the kernel first would race other processes)
-                ports={server.port: ("127.0.0.1",)})
+            # the engine picks a free host port (asking the kernel first would race other processes)
+            container = runtime.create_container(image, name=name, labels=labels, environment=server.environment,
+                                                 publish={server.port: "127.0.0.1"})
+            runtime.start(container)
             deadline = time.monotonic() + timeout
             port = None
             while True:
-                container.reload()
-                port = port or _published_port(container, server.port)
-                if container.status == "exited":
+                state = runtime.container(container)
+                if state is None or state.status == "exited":
                     raise SourceError(f"the throwaway {engine.label} server exited:\n"
-                                      + container.logs().decode(errors="replace")[-2000:])
-                code, out = _exec(container, server.ready)
+                                      + b"".join(runtime.logs(container)).decode(errors="replace")[-2000:])
+                port = port or state.ports.get(server.port)
+                code, out = _exec(runtime, container, server.ready)
                 if code == 0 and out.strip() == "done" and port:
                     break
                 if time.monotonic() > deadline:
                     raise SourceError(f"the throwaway {engine.label} server did not start within {timeout:.0f}s")
                 time.sleep(0.3)
             for cmd in server.prepare:
-                _run(container, cmd, f"`{cmd[-1][:80]}`")
-        size = os.path.getsize(dump)
+                _run(runtime, container, cmd, f"`{cmd[-1][:80]}`")
+        with reporter.step(f"send {dump.name} ({size / 1e6:,.1f} MB) to the server's container"):
+            try:
+                runtime.put_archive(container, "/", tar_of_file(dump, DUMP_DIR))
+            except (EngineError, OSError) as exc:
+                raise SourceError(f"sending {dump} to the throwaway server failed: {exc}") from None
         with reporter.step(f"load {dump.name} ({size / 1e6:,.1f} MB, {fmt}) into it"):
-            code, out = _exec(container, ["bash", "-o", "pipefail", "-c", server.load])
+            code, out = _exec(runtime, container, ["bash", "-o", "pipefail", "-c", server.load])
             if code != 0:
                 raise SourceError(f"loading {dump} failed (exit {code}):\n{out.strip()[-2000:]}",
                                   f"The file must be a {engine.label} dump the server can load.")
         counts = {}
-        for line in _run(container, server.find_database, "listing the databases").splitlines():
+        for line in _run(runtime, container, server.find_database, "listing the databases").splitlines():
             db, _, n = line.partition("\t")
             if db and n.strip().isdigit():
                 counts[db] = int(n)
@@ -103,18 +151,12 @@ def dump_database(client, image: str, dump: Path, engine: SourceEngine, fmt: str
                                   f"{', '.join(others) or 'none'}", "Dump one database (one file per database).")
             database = others[0]
             if server.grant:
-                _run(container, server.grant(database), f"granting {DUMP_USER} access to {database}")
+                _run(runtime, container, server.grant(database), f"granting {DUMP_USER} access to {database}")
         yield SourceURL(scheme=engine.display_scheme, user=DUMP_USER, password=password, host="127.0.0.1",
                         port=port, database=database)
     finally:
         if container is not None:
             try:
-                container.remove(force=True, v=True)
+                runtime.remove_container(container, volumes=True)
             except Exception:  # noqa: BLE001 - best effort; it is labelled for cleanup
                 pass
-
-
-def _published_port(container, container_port: str) -> int | None:
-    """The host port the engine published ``container_port`` on (None before it is running)."""
-    bindings = ((container.attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(container_port) or []
-    return int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else None

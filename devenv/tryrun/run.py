@@ -31,10 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import docker.errors
-
 from .. import names
-from ..engine.exec import read_file
+from ..engine.runtime import ENGINE_FAILURES
 from ..errors import DevenvError
 from ..names import Scope
 from ..profile.model import TrySuite
@@ -158,7 +156,7 @@ def _teardown(engine, scopes: list[Scope]) -> None:
     def one(scope: Scope) -> None:
         try:
             lifecycle.down(engine, scope, volumes=True, stop_timeout=0)
-        except (DevenvError, docker.errors.APIError):
+        except ENGINE_FAILURES:
             pass   # a second pass follows once every worker has stopped
         instances.forget(scope)
 
@@ -219,19 +217,13 @@ def run_part(engine, scope: Scope, suite: TrySuite, part: PartResult, extra: tup
              env: dict[str, str]) -> None:
     container = names.container_name(scope, suite.service)
     if suite.junit:   # a report left by an earlier part of this instance must not count for this one
-        rm = engine.api.exec_create(container, ["rm", "-f", suite.junit])["Id"]
-        engine.api.exec_start(rm)
+        engine.exec_output(container, ["rm", "-f", suite.junit])
     start = time.monotonic()
-    exec_id = engine.api.exec_create(container, part_command(suite, extra), stdout=True, stderr=True,
-                                     environment=env, workdir=suite.workdir)["Id"]
-    chunks: list[bytes] = []
-    for chunk in engine.api.exec_start(exec_id, stream=True):
-        chunks.append(chunk)
-    code = engine.api.exec_inspect(exec_id).get("ExitCode")
+    code, output = engine.exec_output(container, part_command(suite, extra), environment=env, workdir=suite.workdir)
     part.seconds = time.monotonic() - start
-    part.exit_code = 126 if code is None else int(code)
-    part.output = b"".join(chunks).decode(errors="replace")
-    xml = read_file(engine, container, suite.junit) if suite.junit else None
+    part.exit_code = code
+    part.output = output.decode(errors="replace")
+    xml = engine.read_file(container, suite.junit) if suite.junit else None
     if xml is not None:
         try:
             part.report, part.cases = junit.parse(xml)
@@ -291,7 +283,7 @@ def try_suite(engine, project: Project, profiles_dir: Path, opts: TryOptions, re
         stacks = [first] if jobs == 1 else [first.for_instance(f"try-{try_id}-{k}") for k in range(1, jobs + 1)]
         scopes = [s.scope for s in stacks]
         result.instances = [s.scope.instance for s in stacks]
-        slot = heavy_slot(_engine_id(engine), f"{try_id} of {project.name}",
+        slot = heavy_slot(engine.engine_id(), f"{try_id} of {project.name}",
                           lambda holder: reporter.info(f"waiting for {holder} to finish (try.heavy: one heavy "
                                                        "suite at a time on this engine)")) \
             if suite.heavy else nullcontext()
@@ -323,13 +315,6 @@ def _suite(stack: Stack, opts: TryOptions) -> TrySuite:
     if opts.command is not None:
         return dataclasses.replace(suite, command=opts.command, parts=(), shards=None)
     return suite
-
-
-def _engine_id(engine) -> str:
-    try:
-        return str(engine.api.info().get("ID") or engine.api.base_url)
-    except docker.errors.APIError:
-        return str(engine.api.base_url)
 
 
 def _run_parts(engine, project: Project, stacks: list[Stack], suite: TrySuite, split, result: TryResult,
