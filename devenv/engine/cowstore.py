@@ -123,7 +123,15 @@ def is_subvolume(path: Path) -> bool:
 
 
 def create_subvolume(path: Path) -> None:
+    """A new subvolume whose files are made without copy-on-write of their own (``chattr +C``,
+    inherited by every file created in it): a database rewrites its pages in place, and btrfs'
+    per-write copy-on-write made a full-table UPDATE 4x slower than on ext4. Snapshots still
+    share the blocks: the first write to a shared block copies it once, later writes go in place."""
     _btrfs("subvolume", "create", str(path))
+    try:
+        subprocess.run(["chattr", "+C", str(path)], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pass   # without it clones still work; writes are only slower
 
 
 def snapshot(source: Path, dest: Path) -> None:
