@@ -65,9 +65,3 @@ class Generator(Protocol):
         plus ``seed``; ``imageset`` is None or an ImageSet. ``progress(text)`` is
         called from the calling process only."""
         ...
-
-
-def registry() -> dict[str, Generator]:
-    from .shop import ShopGenerator
-    gens: list[Generator] = [ShopGenerator()]
-    return {g.name: g for g in gens}

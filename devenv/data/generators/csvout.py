@@ -28,7 +28,10 @@ class CsvFile:
         self._put(",".join(columns) + "\n")
 
     def _put(self, text: str) -> None:
-        data = text.encode("utf-8")
+        self.put_raw(text.encode("utf-8"))
+
+    def put_raw(self, data: bytes) -> None:
+        """Finished rows as bytes (a chunk file of a worker); the caller counts them in ``rows``."""
         self._h.update(data)
         self._f.write(data)
         self.bytes += len(data)
