@@ -126,20 +126,44 @@ def _field(t: "TableWriter", row: int, v: Any) -> str:
 _FAST_FIELDS = {int: "{%s}", float: "{%s!r}", str: '"{%s.replace(_Q, _QQ)}"', bool: '{"1" if %s else "0"}'}
 
 
-def _compile_line(types: tuple[type, ...]) -> Callable[..., str | None]:
-    """A function formatting one row whose values have exactly ``types`` (else it
-    returns None and the row takes the general path). Why: a generic per-value loop
-    costs about twice a hand-written f-string, and the large datasets are millions of
-    rows; the bytes are the same either way (``_field``'s rules)."""
-    if not types or any(t not in _FAST_FIELDS for t in types):
-        return lambda *values: None
-    args = ", ".join(f"v{i}" for i in range(len(types)))
-    guard = " or ".join(f"type(v{i}) is not {t.__name__}" for i, t in enumerate(types))
+def _compile_fast_row(rows: "Rows", types: tuple[type, ...]) -> Callable[[tuple], None] | None:
+    """``rows``'s row function for rows whose values have exactly ``types``: the same
+    checks and bytes as ``Rows._checked``, as one generated function. Why: the large
+    datasets are millions of rows, and a generic loop over values and checks costs
+    about twice a hand-written f-string per row. Anything unusual (another arity or
+    type, a failed check) goes to ``Rows._checked``, which writes it or raises the
+    error naming table, row and column."""
+    if any(t not in _FAST_FIELDS for t in types):
+        return None
+    n = len(types)
+    names = [f"v{i}" for i in range(n)]
+    guard = [f"type(v{i}) is not {t.__name__}" for i, t in enumerate(types)]
+    namespace: dict[str, Any] = {"_Q": '"', "_QQ": '""', "r": rows, "slow": rows._checked, "buf": rows._buf,
+                                 "append": rows._buf.append, "flush": rows.flush, "track": None}
+    step = ""
+    if rows._next is not None:
+        guard.append("v0 != r._next")
+        step = "    r._next = v0 + 1\n"
+    elif rows._track is not None:
+        namespace["track"] = rows._track.add
+        step = "    track(v0)\n"
+    for k, (i, _col, _parent, lo, hi, known) in enumerate(rows._checks):
+        if known is None:
+            guard.append(f"type(v{i}) is not int or not ({lo} <= v{i} < {hi})")
+        else:
+            namespace[f"known{k}"] = known
+            guard.append(f"v{i} not in known{k}")
     body = ",".join(_FAST_FIELDS[t] % f"v{i}" for i, t in enumerate(types))
-    src = f"def line({args}):\n    if {guard}:\n        return None\n    return f'{body}\\n'\n"
-    namespace: dict[str, Any] = {"_Q": '"', "_QQ": '""'}
-    exec(compile(src, "<devenv.data.hook row format>", "exec"), namespace)  # noqa: S102 - our own template
-    return namespace["line"]
+    src = (f"def fast(values):\n"
+           f"    try:\n        {', '.join(names)}, = values\n"
+           f"    except ValueError:\n        return slow(values)\n"
+           f"    if {' or '.join(guard)}:\n        return slow(values)\n"
+           f"{step}"
+           f"    append(f'{body}\\n')\n"
+           f"    r.count += 1\n"
+           f"    if len(buf) >= {CHUNK_ROWS}:\n        flush()\n")
+    exec(compile(src, f"<devenv.data.hook row of {rows.table.name}>", "exec"), namespace)  # noqa: S102 - our template
+    return namespace["fast"]
 
 
 # -- where rows go ------------------------------------------------------------------------
@@ -176,25 +200,29 @@ class Rows:
         self._track = track               # ids of a table without declared ids, for its children
         self._checks = table._checks()
         self._width = len(table.columns)
-        self._line: Callable[..., str | None] | None = None
         self._buf: list[str] = []
         self.count = 0
+        self._row = self._first     # the first row's types choose the compiled fast path
 
     def row(self, *values: Any) -> None:
+        self._row(values)
+
+    def _first(self, values: tuple) -> None:
+        self._checked(values)
+        self._row = _compile_fast_row(self, tuple(type(v) for v in values)) or self._checked
+
+    def _checked(self, values: tuple) -> None:
         t = self.table
+        row = self._first_row + self.count
         if len(values) != self._width:
-            raise GeneratorError(f"{t.ds.label}: table {t.name} row {self._first_row + self.count}: "
+            raise GeneratorError(f"{t.ds.label}: table {t.name} row {row}: "
                                  f"{len(values)} values for {self._width} columns")
-        if self._next is not None:
-            if values[0] != self._next or type(values[0]) is not int:
-                raise GeneratorError(
-                    f"{t.ds.label}: table {t.name} row {self._first_row + self.count}: {t.columns[0]} = "
-                    f"{values[0]!r}, but the next of its declared ids is {self._next}"
-                    + ("" if self._next < self.ids.stop else f" (the ids end at {self.ids.stop - 1})"),
-                    "A table with ids=range(...) writes exactly those ids, in order.")
-            self._next += 1
-        elif self._track is not None:
-            self._track.add(values[0])
+        if self._next is not None and (type(values[0]) is not int or values[0] != self._next):
+            raise GeneratorError(
+                f"{t.ds.label}: table {t.name} row {row}: {t.columns[0]} = "
+                f"{values[0]!r}, but the next of its declared ids is {self._next}"
+                + ("" if self._next < self.ids.stop else f" (the ids end at {self.ids.stop - 1})"),
+                "A table with ids=range(...) writes exactly those ids, in order.")
         for i, col, parent, lo, hi, known in self._checks:
             v = values[i]
             if known is None:
@@ -202,20 +230,18 @@ class Rows:
                     continue
             elif v in known:
                 continue
-            raise GeneratorError(f"{t.ds.label}: table {t.name} row {self._first_row + self.count}: "
+            raise GeneratorError(f"{t.ds.label}: table {t.name} row {row}: "
                                  f"{col} = {v!r} is not an id of {parent}"
                                  + (f" (its ids are {lo}..{hi - 1})" if known is None else ""))
-        line = self._line(*values) if self._line is not None else None
-        if line is None:
-            if self._line is None:
-                self._line = _compile_line(tuple(type(v) for v in values))
-            row = self._first_row + self.count
-            line = ",".join([_field(t, row, v) for v in values]) + "\n"
+        line = ",".join([_field(t, row, v) for v in values]) + "\n"
+        if self._next is not None:
+            self._next += 1
+        elif self._track is not None:
+            self._track.add(values[0])
         self._buf.append(line)
         self.count += 1
         if len(self._buf) >= CHUNK_ROWS:
-            self.sink.write(self._buf)
-            self._buf = []
+            self.flush()
 
     def rows(self, rows: Iterable[tuple]) -> None:
         for r in rows:
@@ -223,7 +249,7 @@ class Rows:
 
     def flush(self) -> None:
         self.sink.write(self._buf)
-        self._buf = []
+        self._buf.clear()   # the same list: the compiled row function appends to it
 
     def check_complete(self, what: str) -> None:
         if self.ids is not None and self.count != len(self.ids):
