@@ -142,7 +142,7 @@ def _compile_fast_row(rows: "Rows", types: tuple[type, ...]) -> Callable[[tuple]
                                  "append": rows._buf.append, "flush": rows.flush, "track": None}
     step = ""
     if rows._next is not None:
-        guard.append("v0 != r._next")
+        guard.append(f"v0 != r._next or v0 >= {rows.ids.stop}")
         step = "    r._next = v0 + 1\n"
     elif rows._track is not None:
         namespace["track"] = rows._track.add
@@ -217,7 +217,8 @@ class Rows:
         if len(values) != self._width:
             raise GeneratorError(f"{t.ds.label}: table {t.name} row {row}: "
                                  f"{len(values)} values for {self._width} columns")
-        if self._next is not None and (type(values[0]) is not int or values[0] != self._next):
+        if self._next is not None and (type(values[0]) is not int or values[0] != self._next
+                                       or self._next >= self.ids.stop):
             raise GeneratorError(
                 f"{t.ds.label}: table {t.name} row {row}: {t.columns[0]} = "
                 f"{values[0]!r}, but the next of its declared ids is {self._next}"
