@@ -101,7 +101,6 @@ from .generators.csvout import CHUNK_ROWS, CsvFile, q
 
 _EPOCH = _dt.datetime(1970, 1, 1)
 PARTS_DIR = ".parts"       # inside the generation's temp directory: chunk files of worker processes
-_COPY_BLOCK = 8 << 20
 
 
 class GeneratorError(DevenvError):
@@ -475,13 +474,7 @@ def _part_path(parts: Path, table: str, index: int) -> Path:
 
 
 def _join(csv: CsvFile, part: Path, rows: int) -> None:
-    with open(part, "rb") as f:
-        while True:
-            block = f.read(_COPY_BLOCK)
-            if not block:
-                break
-            csv.put_raw(block)
-    csv.rows += rows
+    csv.append_file(part, rows)
     part.unlink()
 
 
