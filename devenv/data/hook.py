@@ -378,7 +378,7 @@ class TableWriter:
         for index, start in enumerate(range(self.ids.start, self.ids.stop, chunk_rows)):
             self.ds._tasks.append(_Task(self, index, range(start, min(start + chunk_rows, self.ids.stop)), fn, ()))
 
-    def chunks(self) -> int:
+    def _chunk_count(self) -> int:
         return sum(1 for task in self.ds._tasks if task.table is self)
 
 
@@ -397,6 +397,7 @@ class Dataset:
         self.imageset = imageset
         self.tables: dict[str, TableWriter] = {}
         self._tasks: list[_Task] = []
+        self._reported: set[str] = set()
 
     def random(self, name: str) -> Random:
         return Random(derive_seed("hook", self.seed, name))
@@ -434,7 +435,8 @@ class Dataset:
                 raise GeneratorError(f"{self.label}: table {t.name} declares {len(t.ids):,} ids but was never "
                                      f"written (row() or fill())")
             results[t.name] = t._open_csv().close()
-            progress(f"{t.name}: {results[t.name].rows:,} rows")
+            if t.name not in self._reported:
+                progress(f"{t.name}: {results[t.name].rows:,} rows")
         return results
 
     def _run_serial(self, task: _Task) -> None:
@@ -464,6 +466,9 @@ class Dataset:
                             i = joined[name]
                             _join(t._open_csv(), _part_path(parts, name, i), pending[name].pop(i))
                             joined[name] += 1
+                            if joined[name] == t._chunk_count():
+                                progress(f"{name}: {t.csv.rows:,} rows")
+                                self._reported.add(name)
         finally:
             _STATE.clear()
         os.rmdir(parts)
@@ -494,7 +499,7 @@ def _call(task: _Task, chunk: Chunk, extra: list[Rows]) -> None:
         raise GeneratorError(f"{ds.label} failed in table {task.table.name} (chunk {task.index}): "
                              f"{type(exc).__name__}: {exc}") from None
     where = f" chunk {task.index} (ids {task.ids.start}..{task.ids.stop - 1})" if task.ids is not None \
-        and task.table.chunks() > 1 else ""
+        and task.table._chunk_count() > 1 else ""
     for writer, what in ((chunk, where), *((w, "") for w in extra)):
         writer.flush()
         writer.check_complete(what)
