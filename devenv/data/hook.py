@@ -153,7 +153,7 @@ def _compile_fast_row(rows: "Rows", types: tuple[type, ...]) -> Callable[[tuple]
             namespace[f"known{k}"] = known
             guard.append(f"v{i} not in known{k}")
     body = ",".join(_FAST_FIELDS[t] % f"v{i}" for i, t in enumerate(types))
-    src = (f"def fast(values):\n"
+    src = (f"def fast(*values):\n"
            f"    try:\n        {', '.join(names)}, = values\n"
            f"    except ValueError:\n        return slow(values)\n"
            f"    if {' or '.join(guard)}:\n        return slow(values)\n"
@@ -208,7 +208,14 @@ class Rows:
 
     def _first(self, values: tuple) -> None:
         self._checked(values)
-        self._row = _compile_fast_row(self, tuple(type(v) for v in values)) or self._checked
+        fast = _compile_fast_row(self, tuple(type(v) for v in values))
+        if fast is not None:
+            # ``writer.row(...)`` now calls the generated function directly; a ``row``
+            # fetched before the first row goes through ``Rows.row``: the same, one call slower
+            self.row = fast
+            self._row = lambda values: fast(*values)
+        else:
+            self._row = self._checked
 
     def _checked(self, values: tuple) -> None:
         t = self.table

@@ -189,7 +189,6 @@ def _users(chunk: Chunk, p: dict, clock: Clock) -> None:
     win = WINDOWS["users"]
     fn, ln = W.FIRST_NAMES, W.LAST_NAMES
     nf, nl = len(fn), len(ln)
-    row = chunk.row
     for uid in chunk.ids:
         t = _slot_time(uid, n, win, rnd())
         fd, fa = fn[int(rnd() * nf)]
@@ -203,7 +202,7 @@ def _users(chunk: Chunk, p: dict, clock: Clock) -> None:
             email = f"{fa[0]}.{la}.{uid}@example.test"
         else:
             email = f"{la}.{fa}{uid}@mail.example.test"
-        row(uid, email, fd + " " + ld, clock.fmt(t))
+        chunk.row(uid, email, fd + " " + ld, clock.fmt(t))
 
 
 def _shops(chunk: Chunk, p: dict, clock: Clock) -> None:
@@ -270,7 +269,7 @@ def _listings(chunk: Chunk, p: dict, clock: Clock, layout: _Layout, bank: list[s
     adjs, mats, prods, sufs = W.ADJECTIVES, W.MATERIALS, W.PRODUCTS, W.TITLE_SUFFIXES
     na, nm, np_, ns = len(adjs), len(mats), len(prods), len(sufs)
     shop, ts, price, state = layout.shop, layout.ts, layout.price, layout.state
-    fmt, row = clock.fmt, chunk.row
+    fmt = clock.fmt
     for lid in chunk.ids:
         title = f"{adjs[int(rnd() * na)]} {mats[int(rnd() * nm)]} {prods[int(rnd() * np_)]}{sufs[int(rnd() * ns)]}"
         k = 1 + int((rnd() + rnd()) * (avg - 0.5))  # 1 .. 2*avg, mean ~avg
@@ -282,7 +281,7 @@ def _listings(chunk: Chunk, p: dict, clock: Clock, layout: _Layout, bank: list[s
         updated = created + int(rnd() * rnd() * 180 * DAY)
         if updated > END:
             updated = END
-        row(lid, shop[lid], title, desc, price[lid], "EUR", qty, STATES[st], fmt(created), fmt(updated))
+        chunk.row(lid, shop[lid], title, desc, price[lid], "EUR", qty, STATES[st], fmt(created), fmt(updated))
 
 
 def _listing_images(chunk: Chunk, p: dict) -> None:
@@ -294,14 +293,13 @@ def _listing_images(chunk: Chunk, p: dict) -> None:
     width, height = p["image_width"], p["image_height"]
     span = 2 * float(p["images_per_listing"]) + 1
     iid = 0
-    row = chunk.row
     for lid in range(1, p["listings"] + 1):
         k = int(rnd() * span)
         if k > 255:
             k = 255  # position is a TINYINT UNSIGNED
         for pos in range(k):
             iid += 1
-            row(iid, lid, pos, paths[int(rnd() * count)], width, height)
+            chunk.row(iid, lid, pos, paths[int(rnd() * count)], width, height)
 
 
 def _orders(chunk: Chunk, items: Rows, p: dict, clock: Clock, layout: _Layout) -> None:
@@ -317,7 +315,7 @@ def _orders(chunk: Chunk, items: Rows, p: dict, clock: Clock, layout: _Layout) -
             per_shop.setdefault(shop_of[lid], []).append(lid)  # ascending ids
     extra_span = 2 * max(1.0, float(p["items_per_order"])) - 1  # items: 1 + int(u * span)
     iid = 0
-    order_row, item_row, fmt = chunk.row, items.row, clock.fmt
+    fmt = clock.fmt
     for oid in chunk.ids:
         t = _slot_time(oid, n, win, rnd())
         maxl = _maxid(t, lwin, listings)
@@ -347,7 +345,7 @@ def _orders(chunk: Chunk, items: Rows, p: dict, clock: Clock, layout: _Layout) -
             unit = price[lid]
             total += qty * unit
             iid += 1
-            item_row(iid, oid, lid, qty, unit)
+            items.row(iid, oid, lid, qty, unit)
         age = END - t
         x = rnd()
         if age < 2 * DAY:
@@ -357,4 +355,4 @@ def _orders(chunk: Chunk, items: Rows, p: dict, clock: Clock, layout: _Layout) -
         else:
             status = "shipped" if x < 0.93 else "cancelled"
         buyer = 1 + int(rnd() * _maxid(t, uwin, users))
-        order_row(oid, buyer, sid, status, total, "EUR", fmt(t))
+        chunk.row(oid, buyer, sid, status, total, "EUR", fmt(t))
