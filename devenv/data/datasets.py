@@ -161,7 +161,9 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
         shutil.rmtree(final)
 
     images = imageset if _imageset_params(imageset) else None
-    est_rows = sum(v for k, v in params.items() if k in ("users", "shops", "listings", "orders"))
+    # a generator's whole-number parameters are mostly row counts (the shop's users..orders,
+    # a project's customers, orders ...): enough to tell a small dataset from a large one
+    est_rows = sum(v for k, v in params.items() if k != "seed" and isinstance(v, int))
     if workers is None:
         workers = default_workers() if est_rows > 50_000 else 1
     with reporter.step(f"generate dataset {ds_id}"):

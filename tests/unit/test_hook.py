@@ -223,3 +223,29 @@ def test_the_python_postgres_generator_gives_the_same_bytes_for_1_and_2_workers(
     two = run(gen, tmp_path / "w2", params, 2)
     assert one == two and one["customers"].rows == 120_001
     assert [t.name for t in gen.tables] == ["customers", "products", "orders", "order_lines"]
+
+
+def test_a_large_project_dataset_is_generated_by_several_workers(tmp_path, monkeypatch):
+    """materialize tells a large dataset from a small one by the generator's own counts."""
+    from devenv.data import datasets
+    from devenv.profile.model import Dataset
+    from devenv.ui import SilentReporter
+
+    gen_file = write(tmp_path / "gen.py", "SIZES = {'small': {'things': 10}, 'large': {'things': 60_000}}\n"
+                     "def generate(ds):\n"
+                     "    t = ds.table('things', ['id'], ids=range(1, ds.params['things'] + 1))\n"
+                     "    t.fill(lambda c: [c.row(i) for i in c.ids], chunk_rows=20_000)\n")
+    seen = []
+    real = HookGenerator.generate
+
+    def spy(self, out, params, imageset, workers=1, progress=lambda t: None):
+        seen.append(workers)
+        return real(self, out, params, imageset, workers, progress)
+
+    monkeypatch.setattr(HookGenerator, "generate", spy)
+    monkeypatch.setattr(datasets, "default_workers", lambda: 2)
+    for size in ("small", "large"):
+        files = datasets.materialize(Dataset("things", size, generator=str(gen_file)), None, tmp_path / "cache",
+                                     SilentReporter())
+        assert files.manifest["tables"]["things"]["rows"] == (10 if size == "small" else 60_000)
+    assert seen == [1, 2]
