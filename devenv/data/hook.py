@@ -125,7 +125,7 @@ def _field(t: "TableWriter", row: int, v: Any) -> str:
 _FAST_FIELDS = {int: "{%s}", float: "{%s!r}", str: '"{%s.replace(_Q, _QQ)}"', bool: '{"1" if %s else "0"}'}
 
 
-def _compile_fast_row(rows: "Rows", types: tuple[type, ...]) -> Callable[[tuple], None] | None:
+def _compile_fast_row(rows: "Rows", types: tuple[type, ...]) -> Callable[..., None] | None:
     """``rows``'s row function for rows whose values have exactly ``types``: the same
     checks and bytes as ``Rows._checked``, as one generated function. Why: the large
     datasets are millions of rows, and a generic loop over values and checks costs
