@@ -52,7 +52,7 @@ from devenv import names  # noqa: E402
 from devenv.data.dataset_dir import load_tables  # noqa: E402
 from devenv.data.datasets import SEED_MOUNT, materialize  # noqa: E402
 from devenv.db import engine_named  # noqa: E402
-from devenv.data.generators.shop import ShopGenerator  # noqa: E402
+from devenv.data.generators.shop import TABLES as SHOP_TABLES  # noqa: E402
 from devenv.data.imagesets import materialize as materialize_images  # noqa: E402
 from devenv.engine import cowstore  # noqa: E402
 from devenv.engine.client import Engine  # noqa: E402
@@ -104,7 +104,7 @@ def load(client, image: str, seed_dir: Path, init_opts: str | None, timeout: flo
         # bounds the load on a shared 2-core machine, independent of the others' load
         cpu = container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
         [[rows, secs]] = sql(container, "SELECT rows_loaded, load_seconds FROM devenv_meta.seed_state")
-        tables = ", ".join(f"shop.{t.name}" for t in ShopGenerator.tables)
+        tables = ", ".join(f"shop.{t.name}" for t in SHOP_TABLES)
         sql(container, f"ANALYZE TABLE {tables}")
         sizes = {t: (int(d), int(i)) for t, d, i in sql(
             container, "SELECT TABLE_NAME, DATA_LENGTH, INDEX_LENGTH FROM information_schema.TABLES "

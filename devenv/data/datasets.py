@@ -15,7 +15,7 @@ empty volume the recipe's entrypoint runs the schema, then the load script inste
 of the static seed, and records the id in the engine's seed state.
 
 Generators: the built-in ``shop`` (``data.dataset.name``) or a project's own file
-(``data.dataset.generator``, ``devenv.data.hook``).
+(``data.dataset.generator``); both are written against ``devenv.data.hook``.
 
 The id is ``<generator>-<size>-<seed>-<12 hex>``, the hex digest covering the
 generator name and version, size, seed, the resolved scale and the image set's
@@ -38,7 +38,8 @@ from ..ui import Reporter
 from . import atomic_directory, content_digest
 from ..db import DEFAULT_ENGINE, SEED_MOUNT, DatabaseEngine, LoadTable, engine_named
 from .dataset_dir import ID_FILE, MANIFEST_FILE, DatasetFiles, complete_manifest, ensure_load_script, open_dataset_dir
-from .generators import GeneratedTable, Generator, registry
+from .generators import GeneratedTable, Generator
+from .hook import HookGenerator
 
 
 class UnknownDatasetError(DevenvError):
@@ -49,6 +50,14 @@ class DatasetScaleError(DevenvError):
     """``data.dataset.scale`` has unknown keys or impossible values."""
 
 
+def registry() -> dict[str, Generator]:
+    """The built-in generators, by name: files written against the generator hook
+    (``devenv.data.hook``) like a project's own, registered under their name."""
+    from .generators import shop
+    gens: list[Generator] = [HookGenerator(module=shop, name="shop", scale_keys=shop.SCALE_KEYS)]
+    return {g.name: g for g in gens}
+
+
 def available() -> dict[str, list[str]]:
     """generator name -> its sizes."""
     return {name: sorted(g.sizes) for name, g in sorted(registry().items())}
@@ -56,7 +65,6 @@ def available() -> dict[str, list[str]]:
 
 def generator_for(dataset: Dataset) -> Generator:
     if dataset.generator is not None:   # the project's own (devenv.data.hook)
-        from .hook import HookGenerator
         gen = HookGenerator(dataset.generator)
         if dataset.size not in gen.sizes:
             raise UnknownDatasetError(
@@ -153,7 +161,9 @@ def materialize(dataset: Dataset, imageset: ImageSet | None, cache_dir: Path, re
         shutil.rmtree(final)
 
     images = imageset if _imageset_params(imageset) else None
-    est_rows = sum(v for k, v in params.items() if k in ("users", "shops", "listings", "orders"))
+    # a generator's whole-number parameters are mostly row counts (the shop's users..orders,
+    # a project's customers, orders ...): enough to tell a small dataset from a large one
+    est_rows = sum(v for k, v in params.items() if k != "seed" and isinstance(v, int))
     if workers is None:
         workers = default_workers() if est_rows > 50_000 else 1
     with reporter.step(f"generate dataset {ds_id}"):

@@ -47,11 +47,18 @@ def engine_of(profile) -> DatabaseEngine:
     return engine_for_recipe(service.recipe if service else None, ds.engine)
 
 
+def url_scheme(url: str) -> str:
+    """``mysql`` of ``MySQL://u@h/db`` ("" without ``://``)."""
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
 def engine_for_url(url: str) -> DatabaseEngine | None:
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    """The engine whose ``url_schemes`` hold ``url``'s scheme (the one place that knows
+    which scheme is which engine's; ``devenv.db.sources`` asks it too)."""
+    scheme = url_scheme(url)
     return next((e for e in ENGINES.values() if scheme in e.url_schemes), None)
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "INIT_MARKER", "RESERVED_NAMES", "ROWS_MARKER", "SEED_MOUNT",
            "DatabaseEngine", "EngineMismatchError", "LoadTable", "ServerIdentity", "UnknownEngineError",
-           "engine_for_recipe", "engine_for_url", "engine_named", "engine_of"]
+           "engine_for_recipe", "engine_for_url", "engine_named", "engine_of", "url_scheme"]

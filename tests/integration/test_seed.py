@@ -18,7 +18,7 @@ import pytest
 from docker.types import Mount
 
 from devenv.data.datasets import SEED_MOUNT, materialize
-from devenv.data.generators.shop import ShopGenerator
+from devenv.data.generators.shop import TABLES as SHOP_TABLES
 from devenv.engine.client import Engine
 from devenv.engine.images import ensure_service_image
 from devenv.profile.model import Dataset, ImageSet
@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.integration]
 # (which removes everything labelled dev.devenv.test=1) away from this one.
 LABELS = dict([os.environ.get("DEVENV_TEST_LABEL", "dev.devenv.test=1").split("=", 1)])
 ENV = {"DEVENV_DB_NAME": "shop", "DEVENV_DB_USER": "shop", "DEVENV_DB_PASSWORD": "devenv"}
-TABLES = [t.name for t in ShopGenerator.tables]
+TABLES = [t.name for t in SHOP_TABLES]
 INIT_SOCKET = "/run/mysqld/devenv-init.sock"
 
 
@@ -130,7 +130,7 @@ def test_loaded_dataset_has_the_manifests_row_counts(loaded, dataset):
 def test_foreign_keys_declared_and_holding(loaded):
     [[declared]] = loaded.sql("SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS "
                               "WHERE CONSTRAINT_SCHEMA = 'shop'")
-    fks = [(t.name, fk) for t in ShopGenerator.tables for fk in t.references]
+    fks = [(t.name, fk) for t in SHOP_TABLES for fk in t.references]
     assert int(declared) == len(fks)
     for table, fk in fks:
         [[orphans]] = loaded.sql(

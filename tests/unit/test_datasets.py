@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from devenv.data import datasets
-from devenv.data.datasets import (DatasetScaleError, UnknownDatasetError, dataset_id, materialize,
+from devenv.data.datasets import (DatasetScaleError, UnknownDatasetError, dataset_id, materialize, registry,
                                   resolve_params)
-from devenv.data.generators import registry
 from devenv.data.generators.csvout import q
-from devenv.data.generators.shop import ShopGenerator
+from devenv.data.generators import shop
+from devenv.data.hook import HookGenerator
 from devenv.errors import DevenvError
 from devenv.profile.model import Dataset, ImageSet
 from devenv.ui import SilentReporter
 
 SMALL = Dataset(name="shop", size="small", seed=1)
 IMAGES = ImageSet(count=100)
-TABLES = [t.name for t in ShopGenerator.tables]
+TABLES = [t.name for t in shop.TABLES]
 
 
 def sha(path: Path) -> str:
@@ -113,7 +113,7 @@ def test_dataset_id_file_and_manifest(small):
     assert (small.path / "DATASET_ID").read_text() == small.id + "\n"
     m = json.loads((small.path / "manifest.json").read_text())
     assert m == small.manifest
-    assert m["id"] == small.id and m["generator"] == "shop" and m["generator_version"] == ShopGenerator.version
+    assert m["id"] == small.id and m["generator"] == "shop" and m["generator_version"] == shop.VERSION
     assert m["params"]["seed"] == 1 and m["size"] == "small"
     assert m["imageset"] == {"count": 100, "width": 320, "height": 240}
 
@@ -161,9 +161,8 @@ def test_no_imageset_means_no_listing_images(tmp_path):
 # -- integrity --------------------------------------------------------------------------
 
 def _check_integrity(rows: dict[str, list[dict[str, str]]]) -> None:
-    gen = ShopGenerator()
     ids = {t: {r["id"] for r in rows[t]} for t in rows}
-    for t in gen.tables:
+    for t in shop.TABLES:
         assert len(ids[t.name]) == len(rows[t.name]), f"{t.name}: duplicate ids"
         for fk in t.references:
             orphans = [r for r in rows[t.name] if r[fk.column] not in ids[fk.parent]]
@@ -286,14 +285,14 @@ class Boom(Exception):
 
 
 def test_failed_generation_leaves_nothing_behind(tmp_path, monkeypatch):
-    real = ShopGenerator.generate
+    real = HookGenerator.generate
 
     def failing(self, out, params, imageset, workers=1, progress=lambda t: None):
         real(self, out, params, imageset, workers=workers, progress=progress)
         assert (out / "listings.csv").stat().st_size > 0  # half a dataset exists...
         raise Boom("disk full")
 
-    monkeypatch.setattr(ShopGenerator, "generate", failing)
+    monkeypatch.setattr(HookGenerator, "generate", failing)
     with pytest.raises(Boom):
         materialize(SMALL, IMAGES, tmp_path, SilentReporter())
     assert list((tmp_path / "datasets").iterdir()) == []  # ...and is gone, final name never existed
@@ -304,7 +303,7 @@ def test_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch):
         (out / "users.csv").write_text("id\n")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ShopGenerator, "generate", interrupted)
+    monkeypatch.setattr(HookGenerator, "generate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         materialize(SMALL, IMAGES, tmp_path, SilentReporter())
     assert list((tmp_path / "datasets").iterdir()) == []
@@ -314,7 +313,7 @@ def test_existing_dataset_is_reused(small, monkeypatch):
     def never(*a, **k):
         raise AssertionError("regenerated a dataset that exists")
 
-    monkeypatch.setattr(ShopGenerator, "generate", never)
+    monkeypatch.setattr(HookGenerator, "generate", never)
     again = materialize(SMALL, IMAGES, small.path.parent.parent, SilentReporter())
     assert again == small
 

@@ -1,6 +1,8 @@
-"""Dataset generators, by name.
+"""Dataset generators: what they declare and the files they write.
 
-A generator turns (size, seed, scale, image set) into one CSV file per table, in
+The built-in generators (``shop``) are files written against the generator hook
+(``devenv.data.hook``), like a project's own; ``devenv.data.datasets.registry``
+lists them by name. A generator turns (size, seed, scale, image set) into one CSV file per table, in
 the column order of its ``tables``, deterministically: same inputs, same bytes,
 on every machine (own seeded PRNGs, no ``hash()``, no locale, no clock, integer
 arithmetic for everything that ends up in a file).
@@ -65,9 +67,3 @@ class Generator(Protocol):
         plus ``seed``; ``imageset`` is None or an ImageSet. ``progress(text)`` is
         called from the calling process only."""
         ...
-
-
-def registry() -> dict[str, Generator]:
-    from .shop import ShopGenerator
-    gens: list[Generator] = [ShopGenerator()]
-    return {g.name: g for g in gens}

@@ -1,5 +1,9 @@
 """The ``shop`` generator: users, shops, listings, listing images, orders and
-order items for the reference schema (images/mariadb/initdb.d/01-schema.sql).
+order items for the reference schema (devenv/library/recipes/mariadb/initdb.d/01-schema.sql).
+
+Written against the generator hook (``devenv.data.hook``) exactly as a project
+writes its own ``datagen.py``: ``SIZES``, ``validate``, ``generate(ds)``; devenv
+registers it under the name ``shop`` (``devenv.data.datasets.registry``).
 
 Realism, cheaply:
 * ids grow with time, like AUTO_INCREMENT: entity k of a table is created in the
@@ -13,28 +17,30 @@ Realism, cheaply:
 * text in several languages, HTML-special characters in a few names and titles,
   descriptions of a few paragraphs (~1 KB).
 
-Determinism: one ``random.Random`` per table, seeded from (generator, seed,
-table) by sha256; only ``random()`` is used and only +, -, *, // and int() on its
-results (correctly rounded everywhere, unlike pow/log). Listing facts that other
-tables need (shop, creation time, price, state) are computed once, from their own
-stream, before the tables; so tables can be written in parallel processes and the
-bytes do not depend on how many.
+Determinism: randomness only from ``ds.random`` / ``chunk.random`` (seeded by
+sha256), only ``random()`` is used and only +, -, *, // and int() on its results
+(correctly rounded everywhere, unlike pow/log). Listing facts that other tables
+need (shop, creation time, price, state) and the sentence bank are computed once
+in ``generate``, before the tables, and only read by the chunks; so the bytes do
+not depend on how many worker processes fill the tables. Users and listings (the
+bulk of the bytes) are filled in chunks; orders with their items, listing images
+and shops are one chunk each (ids of items and images count across parents).
 """
 
 from __future__ import annotations
 
 import bisect
-import os
 from array import array
-from pathlib import Path
-from random import Random
 from typing import Callable
 
-from .. import derive_seed
-from ..imagesets import image_path
-from . import GeneratedReference, GeneratedTable, TableResult
-from . import words as W
-from .csvout import CHUNK_ROWS, Clock, CsvFile, q, utc
+from devenv.data.generators import GeneratedReference, GeneratedTable
+from devenv.data.generators import words as W
+from devenv.data.generators.csvout import Clock, utc
+from devenv.data.hook import Chunk, Dataset, Rows
+from devenv.data.imagesets import image_path
+
+# Bump whenever the bytes for the same inputs change (this file or words.py).
+VERSION = 3
 
 DAY = 86400
 START = utc(2015, 1, 1)
@@ -49,21 +55,27 @@ WINDOWS = {
 STATES = ("active", "sold_out", "draft", "removed")
 ACTIVE, SOLD_OUT, DRAFT, REMOVED = range(4)
 CENT_ENDINGS = (0, 50, 90, 99)
+CHUNK_ROWS = 50_000     # rows of users / listings per chunk: ~20 chunks of listings in the large size
 
-TABLES = (
-    GeneratedTable("users", ("id", "email", "display_name", "created_at")),
-    GeneratedTable("shops", ("id", "owner_user_id", "name", "slug", "created_at"),
-          (GeneratedReference("owner_user_id", "users"),)),
-    GeneratedTable("listings", ("id", "shop_id", "title", "description", "price_cents", "currency", "quantity",
-                       "state", "created_at", "updated_at"),
-          (GeneratedReference("shop_id", "shops"),)),
-    GeneratedTable("listing_images", ("id", "listing_id", "position", "path", "width", "height"),
-          (GeneratedReference("listing_id", "listings"),)),
-    GeneratedTable("orders", ("id", "buyer_user_id", "shop_id", "status", "total_cents", "currency", "created_at"),
-          (GeneratedReference("buyer_user_id", "users"), GeneratedReference("shop_id", "shops"))),
-    GeneratedTable("order_items", ("id", "order_id", "listing_id", "quantity", "unit_price_cents"),
-          (GeneratedReference("order_id", "orders"), GeneratedReference("listing_id", "listings"))),
-)
+COLUMNS = {
+    "users": ("id", "email", "display_name", "created_at"),
+    "shops": ("id", "owner_user_id", "name", "slug", "created_at"),
+    "listings": ("id", "shop_id", "title", "description", "price_cents", "currency", "quantity",
+                 "state", "created_at", "updated_at"),
+    "listing_images": ("id", "listing_id", "position", "path", "width", "height"),
+    "orders": ("id", "buyer_user_id", "shop_id", "status", "total_cents", "currency", "created_at"),
+    "order_items": ("id", "order_id", "listing_id", "quantity", "unit_price_cents"),
+}
+REFERENCES = {
+    "shops": {"owner_user_id": "users"},
+    "listings": {"shop_id": "shops"},
+    "listing_images": {"listing_id": "listings"},
+    "orders": {"buyer_user_id": "users", "shop_id": "shops"},
+    "order_items": {"order_id": "orders", "listing_id": "listings"},
+}
+# what generate() declares, in load order (for callers that need the layout before generating)
+TABLES = tuple(GeneratedTable(name, cols, tuple(GeneratedReference(c, p) for c, p in REFERENCES.get(name, {}).items()))
+               for name, cols in COLUMNS.items())
 
 SCALE_KEYS = {
     "users": "rows in users",
@@ -87,6 +99,22 @@ SIZES = {
 COUNT_KEYS = ("users", "shops", "listings", "orders")
 
 
+def validate(params: dict) -> list[str]:
+    problems = []
+    for key in COUNT_KEYS:
+        if params[key] != int(params[key]) or params[key] < 0:
+            problems.append(f"{key} must be a whole number >= 0 (got {params[key]})")
+    if params["shops"] and not params["users"]:
+        problems.append("shops need users (users = 0)")
+    if params["listings"] and not params["shops"]:
+        problems.append("listings need shops (shops = 0)")
+    if params["orders"] and not (params["listings"] and params["users"]):
+        problems.append("orders need users and listings")
+    if params["images_per_listing"] > 127:
+        problems.append("images_per_listing must be <= 127 (position is a TINYINT)")
+    return problems
+
+
 def _maxid(t: int, window: tuple[int, int], n: int) -> int:
     """Highest id of a table of n rows in ``window`` that surely exists at time t."""
     start, end = window
@@ -108,10 +136,9 @@ def _slot_time(i: int, n: int, window: tuple[int, int], u: float) -> int:
 class _Layout:
     """Per-listing facts other tables depend on, from their own PRNG stream."""
 
-    def __init__(self, p: dict):
+    def __init__(self, p: dict, rnd: Callable[[], float]):
         n, shops = p["listings"], p["shops"]
         win, swin = WINDOWS["listings"], WINDOWS["shops"]
-        rnd = Random(derive_seed("shop", p["seed"], "listing-facts")).random
         self.shop = shop = array("I", [0])
         self.ts = ts = array("I", [0])
         self.price = price = array("I", [0])
@@ -127,21 +154,42 @@ class _Layout:
             state.append(ACTIVE if x < 0.84 else SOLD_OUT if x < 0.91 else DRAFT if x < 0.95 else REMOVED)
 
 
-# -- tables -------------------------------------------------------------------------
+# -- generate -------------------------------------------------------------------------
 
-def _rng(p: dict, table: str) -> Callable[[], float]:
-    return Random(derive_seed("shop", p["seed"], table)).random
+def generate(ds: Dataset) -> None:
+    p = dict(ds.params)
+    for key in COUNT_KEYS:
+        p[key] = int(p[key])
+    images = ds.imageset
+    p["image_count"] = images.count if images is not None else 0
+    p["image_width"] = images.width if images is not None else 0
+    p["image_height"] = images.height if images is not None else 0
+    clock = Clock(START, END)
+    layout = _Layout(p, ds.random("listing-facts").random)
+    bank = _sentence_bank(ds.random("sentences").random, 4096)
+
+    def declare(name: str, ids: bool = True):
+        return ds.table(name, COLUMNS[name], references=REFERENCES.get(name),
+                        ids=range(1, p[name] + 1) if ids else None)
+
+    users, shops, listings = declare("users"), declare("shops"), declare("listings")
+    listing_images = declare("listing_images", ids=False)
+    orders, order_items = declare("orders"), declare("order_items", ids=False)
+    # the slowest unsplit fill first, so that the chunks of listings fill the other workers meanwhile
+    orders.fill(lambda chunk, items: _orders(chunk, items, p, clock, layout), also=(order_items,))
+    listing_images.fill(lambda chunk: _listing_images(chunk, p))
+    listings.fill(lambda chunk: _listings(chunk, p, clock, layout, bank), chunk_rows=CHUNK_ROWS)
+    users.fill(lambda chunk: _users(chunk, p, clock), chunk_rows=CHUNK_ROWS)
+    shops.fill(lambda chunk: _shops(chunk, p, clock))
 
 
-def _users(out: Path, p: dict, clock: Clock) -> dict[str, TableResult]:
-    rnd = _rng(p, "users")
+def _users(chunk: Chunk, p: dict, clock: Clock) -> None:
+    rnd = chunk.random.random
     n = p["users"]
     win = WINDOWS["users"]
     fn, ln = W.FIRST_NAMES, W.LAST_NAMES
     nf, nl = len(fn), len(ln)
-    f = CsvFile(out / "users.csv", TABLES[0].columns)
-    lines: list[str] = []
-    for uid in range(1, n + 1):
+    for uid in chunk.ids:
         t = _slot_time(uid, n, win, rnd())
         fd, fa = fn[int(rnd() * nf)]
         ld, la = ln[int(rnd() * nl)]
@@ -154,22 +202,15 @@ def _users(out: Path, p: dict, clock: Clock) -> dict[str, TableResult]:
             email = f"{fa[0]}.{la}.{uid}@example.test"
         else:
             email = f"{la}.{fa}{uid}@mail.example.test"
-        lines.append(f'{uid},"{email}",{q(fd + " " + ld)},"{clock.fmt(t)}"\n')
-        if len(lines) >= CHUNK_ROWS:
-            f.write(lines)
-            lines = []
-    f.write(lines)
-    return {"users": f.close()}
+        chunk.row(uid, email, fd + " " + ld, clock.fmt(t))
 
 
-def _shops(out: Path, p: dict, clock: Clock) -> dict[str, TableResult]:
-    rnd = _rng(p, "shops")
+def _shops(chunk: Chunk, p: dict, clock: Clock) -> None:
+    rnd = chunk.random.random
     n, users = p["shops"], p["users"]
     win, uwin = WINDOWS["shops"], WINDOWS["users"]
     fn, ln, nouns, adjs = W.FIRST_NAMES, W.LAST_NAMES, W.SHOP_NOUNS, W.SHOP_ADJECTIVES
-    f = CsvFile(out / "shops.csv", TABLES[1].columns)
-    lines: list[str] = []
-    for sid in range(1, n + 1):
+    for sid in chunk.ids:
         t = _slot_time(sid, n, win, rnd())
         owner = 1 + int(rnd() * _maxid(t, uwin, users))
         noun_d, noun_a = nouns[int(rnd() * len(nouns))]
@@ -186,9 +227,7 @@ def _shops(out: Path, p: dict, clock: Clock) -> dict[str, TableResult]:
         else:
             last_d, last_a = ln[int(rnd() * len(ln))]
             name, slug = f"{last_d} & Sons <{noun_d}>", f"{last_a}-and-sons-{noun_a}"
-        lines.append(f'{sid},{owner},{q(name)},"{slug}-{sid}","{clock.fmt(t)}"\n')
-    f.write(lines)
-    return {"shops": f.close()}
+        chunk.row(sid, owner, name, f"{slug}-{sid}", clock.fmt(t))
 
 
 def _sentence_bank(rnd: Callable[[], float], size: int) -> list[str]:
@@ -224,18 +263,14 @@ def _sentence_bank(rnd: Callable[[], float], size: int) -> list[str]:
     return bank
 
 
-def _listings(out: Path, p: dict, clock: Clock, layout: _Layout) -> dict[str, TableResult]:
-    rnd = _rng(p, "listings")
-    choices = Random(derive_seed("shop", p["seed"], "listings-text")).choices
-    bank = _sentence_bank(_rng(p, "sentences"), 4096)
-    n = p["listings"]
+def _listings(chunk: Chunk, p: dict, clock: Clock, layout: _Layout, bank: list[str]) -> None:
+    rnd, choices = chunk.random.random, chunk.random.choices
     avg = max(1.0, float(p["description_sentences"]))
     adjs, mats, prods, sufs = W.ADJECTIVES, W.MATERIALS, W.PRODUCTS, W.TITLE_SUFFIXES
     na, nm, np_, ns = len(adjs), len(mats), len(prods), len(sufs)
     shop, ts, price, state = layout.shop, layout.ts, layout.price, layout.state
-    f = CsvFile(out / "listings.csv", TABLES[2].columns)
-    lines: list[str] = []
-    for lid in range(1, n + 1):
+    fmt = clock.fmt
+    for lid in chunk.ids:
         title = f"{adjs[int(rnd() * na)]} {mats[int(rnd() * nm)]} {prods[int(rnd() * np_)]}{sufs[int(rnd() * ns)]}"
         k = 1 + int((rnd() + rnd()) * (avg - 0.5))  # 1 .. 2*avg, mean ~avg
         sents = choices(bank, k=k)
@@ -246,177 +281,78 @@ def _listings(out: Path, p: dict, clock: Clock, layout: _Layout) -> dict[str, Ta
         updated = created + int(rnd() * rnd() * 180 * DAY)
         if updated > END:
             updated = END
-        lines.append(f'{lid},{shop[lid]},{q(title)},{q(desc)},{price[lid]},"EUR",{qty},'
-                     f'"{STATES[st]}","{clock.fmt(created)}","{clock.fmt(updated)}"\n')
-        if len(lines) >= CHUNK_ROWS:
-            f.write(lines)
-            lines = []
-    f.write(lines)
-    return {"listings": f.close()}
+        chunk.row(lid, shop[lid], title, desc, price[lid], "EUR", qty, STATES[st], fmt(created), fmt(updated))
 
 
-def _listing_images(out: Path, p: dict, clock: Clock, layout: _Layout) -> dict[str, TableResult]:
-    rnd = _rng(p, "listing_images")
-    f = CsvFile(out / "listing_images.csv", TABLES[3].columns)
+def _listing_images(chunk: Chunk, p: dict) -> None:
     count = p["image_count"]
-    if count > 0:
-        paths = [f'"{image_path(i, count)}",{p["image_width"]},{p["image_height"]}\n' for i in range(count)]
-        span = 2 * float(p["images_per_listing"]) + 1
-        iid = 0
-        lines: list[str] = []
-        for lid in range(1, p["listings"] + 1):
-            k = int(rnd() * span)
-            if k > 255:
-                k = 255  # position is a TINYINT UNSIGNED
-            for pos in range(k):
-                iid += 1
-                lines.append(f"{iid},{lid},{pos},{paths[int(rnd() * count)]}")
-            if len(lines) >= CHUNK_ROWS:
-                f.write(lines)
-                lines = []
-        f.write(lines)
-    return {"listing_images": f.close()}
+    if count <= 0:
+        return
+    rnd = chunk.random.random
+    paths = [image_path(i, count) for i in range(count)]
+    width, height = p["image_width"], p["image_height"]
+    span = 2 * float(p["images_per_listing"]) + 1
+    iid = 0
+    for lid in range(1, p["listings"] + 1):
+        k = int(rnd() * span)
+        if k > 255:
+            k = 255  # position is a TINYINT UNSIGNED
+        for pos in range(k):
+            iid += 1
+            chunk.row(iid, lid, pos, paths[int(rnd() * count)], width, height)
 
 
-def _orders(out: Path, p: dict, clock: Clock, layout: _Layout) -> dict[str, TableResult]:
-    rnd = _rng(p, "orders")
+def _orders(chunk: Chunk, items: Rows, p: dict, clock: Clock, layout: _Layout) -> None:
+    rnd = chunk.random.random
     n, users, listings = p["orders"], p["users"], p["listings"]
+    if not (n and listings and users):
+        return
     win, uwin, lwin = WINDOWS["orders"], WINDOWS["users"], WINDOWS["listings"]
-    fo = CsvFile(out / "orders.csv", TABLES[4].columns)
-    fi = CsvFile(out / "order_items.csv", TABLES[5].columns)
-    if n and listings and users:
-        shop_of, price, state = layout.shop, layout.price, layout.state
-        per_shop: dict[int, list[int]] = {}
-        for lid in range(1, listings + 1):
-            if state[lid] != DRAFT:
-                per_shop.setdefault(shop_of[lid], []).append(lid)  # ascending ids
-        extra_span = 2 * max(1.0, float(p["items_per_order"])) - 1  # items: 1 + int(u * span)
-        iid = 0
-        olines: list[str] = []
-        ilines: list[str] = []
-        for oid in range(1, n + 1):
-            t = _slot_time(oid, n, win, rnd())
-            maxl = _maxid(t, lwin, listings)
+    shop_of, price, state = layout.shop, layout.price, layout.state
+    per_shop: dict[int, list[int]] = {}
+    for lid in range(1, listings + 1):
+        if state[lid] != DRAFT:
+            per_shop.setdefault(shop_of[lid], []).append(lid)  # ascending ids
+    extra_span = 2 * max(1.0, float(p["items_per_order"])) - 1  # items: 1 + int(u * span)
+    iid = 0
+    fmt = clock.fmt
+    for oid in chunk.ids:
+        t = _slot_time(oid, n, win, rnd())
+        maxl = _maxid(t, lwin, listings)
+        first = 1 + int(rnd() * maxl)
+        for _ in range(10):
+            if state[first] != DRAFT:
+                break
             first = 1 + int(rnd() * maxl)
-            for _ in range(10):
-                if state[first] != DRAFT:
-                    break
-                first = 1 + int(rnd() * maxl)
-            sid = shop_of[first]
-            pool = per_shop.get(sid, [])
-            avail = bisect.bisect_right(pool, maxl)
-            want = 1 + int(rnd() * extra_span)
-            chosen = [first]
-            seen = {first}
-            if want > 1 and avail > 1:
-                want = min(want, avail)
-                tries = 0
-                while len(chosen) < want and tries < 4 * want:
-                    tries += 1
-                    lid = pool[int(rnd() * avail)]
-                    if lid not in seen:
-                        seen.add(lid)
-                        chosen.append(lid)
-            total = 0
-            for lid in chosen:
-                qty = 1 + int(rnd() * rnd() * 3)
-                unit = price[lid]
-                total += qty * unit
-                iid += 1
-                ilines.append(f"{iid},{oid},{lid},{qty},{unit}\n")
-            age = END - t
-            x = rnd()
-            if age < 2 * DAY:
-                status = "pending" if x < 0.6 else "paid" if x < 0.97 else "cancelled"
-            elif age < 10 * DAY:
-                status = "pending" if x < 0.05 else "paid" if x < 0.35 else "shipped" if x < 0.95 else "cancelled"
-            else:
-                status = "shipped" if x < 0.93 else "cancelled"
-            buyer = 1 + int(rnd() * _maxid(t, uwin, users))
-            olines.append(f'{oid},{buyer},{sid},"{status}",{total},"EUR","{clock.fmt(t)}"\n')
-            if len(ilines) >= CHUNK_ROWS:
-                fo.write(olines)
-                fi.write(ilines)
-                olines, ilines = [], []
-        fo.write(olines)
-        fi.write(ilines)
-    return {"orders": fo.close(), "order_items": fi.close()}
-
-
-# -- running the tasks --------------------------------------------------------------
-
-# Set in the parent before forking; read by the workers (inherited memory).
-_TASK_STATE: dict = {}
-TASKS = {  # name -> (function, needs layout); biggest first
-    "listings": (_listings, True),
-    "orders": (_orders, True),
-    "listing_images": (_listing_images, True),
-    "users": (_users, False),
-    "shops": (_shops, False),
-}
-
-
-def _run_task(name: str) -> dict[str, TableResult]:
-    fn, needs_layout = TASKS[name]
-    s = _TASK_STATE
-    clock = Clock(START, END)
-    if needs_layout:
-        return fn(s["out"], s["params"], clock, s["layout"])
-    return fn(s["out"], s["params"], clock)
-
-
-class ShopGenerator:
-    name = "shop"
-    # Bump whenever the bytes for the same inputs change (code or words.py).
-    version = 2
-    sizes = SIZES
-    scale_keys = SCALE_KEYS
-    tables = TABLES
-
-    def validate(self, params: dict) -> list[str]:
-        problems = []
-        for key in COUNT_KEYS:
-            if params[key] != int(params[key]) or params[key] < 0:
-                problems.append(f"{key} must be a whole number >= 0 (got {params[key]})")
-        if params["shops"] and not params["users"]:
-            problems.append("shops need users (users = 0)")
-        if params["listings"] and not params["shops"]:
-            problems.append("listings need shops (shops = 0)")
-        if params["orders"] and not (params["listings"] and params["users"]):
-            problems.append("orders need users and listings")
-        if params["images_per_listing"] > 127:
-            problems.append("images_per_listing must be <= 127 (position is a TINYINT)")
-        return problems
-
-    def generate(self, out: Path, params: dict, imageset, workers: int = 1,
-                 progress: Callable[[str], None] = lambda text: None) -> dict[str, TableResult]:
-        p = dict(params)
-        for key in COUNT_KEYS:
-            p[key] = int(p[key])
-        p["image_count"] = imageset.count if imageset is not None else 0
-        p["image_width"] = imageset.width if imageset is not None else 0
-        p["image_height"] = imageset.height if imageset is not None else 0
-        progress("listing facts")
-        _TASK_STATE.clear()
-        _TASK_STATE.update(out=out, params=p, layout=_Layout(p))
-        results: dict[str, TableResult] = {}
-        try:
-            if workers > 1 and _fork_available():
-                import multiprocessing
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    for res in pool.imap_unordered(_run_task, list(TASKS)):
-                        results.update(res)
-                        progress(", ".join(f"{k} {v.rows:,} rows" for k, v in res.items()))
-            else:
-                for name in TASKS:
-                    res = _run_task(name)
-                    results.update(res)
-                    progress(", ".join(f"{k} {v.rows:,} rows" for k, v in res.items()))
-        finally:
-            _TASK_STATE.clear()
-        return {t.name: results[t.name] for t in TABLES}
-
-
-def _fork_available() -> bool:
-    import multiprocessing
-    return "fork" in multiprocessing.get_all_start_methods() and os.name == "posix"
+        sid = shop_of[first]
+        pool = per_shop.get(sid, [])
+        avail = bisect.bisect_right(pool, maxl)
+        want = 1 + int(rnd() * extra_span)
+        chosen = [first]
+        seen = {first}
+        if want > 1 and avail > 1:
+            want = min(want, avail)
+            tries = 0
+            while len(chosen) < want and tries < 4 * want:
+                tries += 1
+                lid = pool[int(rnd() * avail)]
+                if lid not in seen:
+                    seen.add(lid)
+                    chosen.append(lid)
+        total = 0
+        for lid in chosen:
+            qty = 1 + int(rnd() * rnd() * 3)
+            unit = price[lid]
+            total += qty * unit
+            iid += 1
+            items.row(iid, oid, lid, qty, unit)
+        age = END - t
+        x = rnd()
+        if age < 2 * DAY:
+            status = "pending" if x < 0.6 else "paid" if x < 0.97 else "cancelled"
+        elif age < 10 * DAY:
+            status = "pending" if x < 0.05 else "paid" if x < 0.35 else "shipped" if x < 0.95 else "cancelled"
+        else:
+            status = "shipped" if x < 0.93 else "cancelled"
+        buyer = 1 + int(rnd() * _maxid(t, uwin, users))
+        chunk.row(oid, buyer, sid, status, total, "EUR", fmt(t))

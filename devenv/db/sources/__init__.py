@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from .. import ENGINES, engine_for_url, url_scheme
 from ..base import EngineMismatchError
 from .base import BINARY, BIT, NUMBER, TEXT, Catalog, DumpServer, SourceEngine, SourceURL, SqlSource, redact
 from .errors import SchemaError, SourceError, SourceUnreachableError, SubsetError
@@ -33,12 +34,11 @@ def source_engine(name: str) -> SourceEngine:
 
 
 def source_engine_for_url(text: str) -> SourceEngine:
-    scheme = text.split("://", 1)[0].lower()
-    for e in SOURCE_ENGINES.values():
-        if scheme in e.schemes:
-            return e
-    schemes = ", ".join(f"{s}://" for e in SOURCE_ENGINES.values() for s in e.schemes)
-    raise SourceError(f"source `{redact(text)}`: unknown scheme `{scheme}` ({schemes})", url_hint())
+    engine = engine_for_url(text)
+    if engine is not None and engine.name in SOURCE_ENGINES:
+        return SOURCE_ENGINES[engine.name]
+    schemes = ", ".join(f"{s}://" for e in ENGINES.values() if e.name in SOURCE_ENGINES for s in e.url_schemes)
+    raise SourceError(f"source `{redact(text)}`: unknown scheme `{url_scheme(text)}` ({schemes})", url_hint())
 
 
 def parse_source_url(text: str, environ: dict[str, str] | None = None) -> tuple[SourceEngine, SourceURL]:

@@ -176,8 +176,8 @@ class SourceEngine:
 
     name: str
     label: str                   # how messages name it ("MariaDB/MySQL", "PostgreSQL")
-    schemes: tuple[str, ...]
-    display_scheme: str
+    schemes: tuple[str, ...]     # its DatabaseEngine's url_schemes: one list per engine, in devenv.db
+    display_scheme: str          # the first of them
     default_port: int
     password_env: str            # where the password comes from when the URL has none
     load_file: str               # the load script a subset of this engine's source carries

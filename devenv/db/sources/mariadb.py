@@ -15,7 +15,7 @@ import re
 from typing import Iterator, Sequence
 
 from ..base import ROWS_MARKER
-from ..mariadb import load_sql_tail
+from ..mariadb import MariaDB, load_sql_tail
 from .base import BINARY, BIT, Catalog, DumpServer, SourceEngine, SourceURL, SqlSource
 from .errors import SourceError, SourceUnreachableError
 
@@ -198,11 +198,11 @@ def _sh(text: str) -> str:
 class MariaDBSourceEngine(SourceEngine):
     name = "mariadb"
     label = "MariaDB/MySQL"
-    schemes = ("mysql", "mariadb")
-    display_scheme = "mysql"
+    schemes = MariaDB.url_schemes          # the seam's list (devenv.db.engine_for_url)
+    display_scheme = MariaDB.url_schemes[0]
     default_port = 3306
     password_env = "MYSQL_PWD"
-    load_file = "load.sql"
+    load_file = MariaDB.load_file
     null = "NULL"
 
     def connect(self, url: SourceURL) -> MariaDBSource:

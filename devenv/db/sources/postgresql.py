@@ -237,8 +237,8 @@ def roles_in_plain_dump(path) -> list[str]:
 class PostgreSQLSourceEngine(SourceEngine):
     name = "postgresql"
     label = "PostgreSQL"
-    schemes = ("postgresql", "postgres")
-    display_scheme = "postgresql"
+    schemes = PostgreSQL.url_schemes       # the seam's list (devenv.db.engine_for_url)
+    display_scheme = PostgreSQL.url_schemes[0]
     default_port = 5432
     password_env = "PGPASSWORD"
     default_user = "postgres"
