@@ -31,6 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from devenv.engine import cowstore  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 DEVENV = [sys.executable, "-m", "devenv"]
@@ -145,8 +146,13 @@ def main() -> None:
                        (["docker", "volume", "ls", "-q"], ["docker", "volume", "rm", "-f"]),
                        (["docker", "network", "ls", "-q"], ["docker", "network", "rm"])):
             ids = subprocess.run(ls + ["--filter", f"label={LABEL}"], capture_output=True, text=True).stdout.split()
+            labels = [json.loads(subprocess.run(["docker", "volume", "inspect", i], capture_output=True,
+                                                text=True).stdout or "[{}]")[0].get("Labels") or {}
+                      for i in ids] if ls[1] == "volume" else []
             if ids:
                 subprocess.run(rm + ids, capture_output=True)
+            for lab in labels:
+                cowstore.release(lab)   # the data of the btrfs store's volumes (clone bases)
         shutil.rmtree(base, ignore_errors=True)
 
 
