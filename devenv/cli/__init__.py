@@ -14,6 +14,7 @@ import sys
 import click
 
 from .. import __version__
+from ..interrupts import take_sigint
 from ..errors import DevenvError
 from . import catalogue, data, dataset, editor, env, parity, profiles, project, trying
 from .common import ENGINE_HELP, Context, add_engine_option, check_engine_url
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"devenv: error: {error.render()}", err=True)
         sys.exit(error.exit_code)
 
+    take_sigint()   # Ctrl-C is deferred out of the HTTP pool's lock (devenv/interrupts.py)
     try:
         cli.main(args=argv, prog_name="devenv", standalone_mode=False)
     except DevenvError as exc:

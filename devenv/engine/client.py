@@ -24,9 +24,13 @@ from urllib.parse import urlsplit
 
 import docker
 import docker.errors
+from urllib3.connectionpool import HTTPConnectionPool
 
 from ..errors import EngineConfigError, EngineHostKeyError, EngineTLSError, EngineUnreachableError
+from ..interrupts import shield_pool
 from .runtime import DockerRuntime
+
+shield_pool(HTTPConnectionPool)   # a Ctrl-C never lands inside the pool's lock (see interrupts)
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 SCHEMES = ("unix", "tcp", "ssh")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import FIXTURES, REPO
+from tests.integration.interrupting import finish
 
 PROFILE = "t-snapdb"
 TABLES = ["users", "shops", "listings", "listing_images", "orders", "order_items"]
@@ -80,8 +81,7 @@ class Project:
                 break
             if time.monotonic() > deadline:
                 break
-        rest = p.stderr.read()
-        code = p.wait(timeout=timeout)
+        code, rest = finish(p, timeout)
         took = time.monotonic() - sent if sent else -1.0
         if sent is None:
             raise AssertionError(f"never saw {marker!r}:\n{''.join(lines)}{rest}")

@@ -6,6 +6,7 @@ import pytest
 import zstandard
 
 from tests.conftest import write
+from tests.integration.interrupting import finish
 
 pytestmark = pytest.mark.integration
 
@@ -124,8 +125,7 @@ def test_ctrl_c_during_save_stops_at_once_restarts_and_leaves_nothing(tiny, engi
             break
     sent = time.monotonic()
     p.send_signal(signal.SIGINT)
-    rest = p.stderr.read()
-    code = p.wait(timeout=30)
+    code, rest = finish(p, 30)
     took = time.monotonic() - sent
     assert code == 130, rest
     assert took < 2.0, (took, rest)
