@@ -238,6 +238,10 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--profile", default="large-db", help="a lamp profile (small-db: a quick trial of the bench)")
     args = ap.parse_args()
+    # devenv's bytecode compiled, as an installed wheel (and scripts/setup) has it: an editable
+    # install in a shell with PYTHONDONTWRITEBYTECODE=1 compiles every module on every command
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "devenv")], check=True,
+                   stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
     b = Bench(args.work)
     b.cleanup()
     shutil.rmtree(args.work, ignore_errors=True)

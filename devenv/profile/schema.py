@@ -64,6 +64,19 @@ def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.Validatio
             for e in inner:
                 out.extend(_leaf_errors(e))
             return out
+    if error.validator == "oneOf" and error.context and isinstance(error.instance, (dict, list)):
+        # a list-or-mapping field (depends_on): report the branch of the value's own kind
+        # (a scalar's oneOf keeps the field's description, e.g. a port's range)
+        branches: dict[int, list] = {}
+        for e in error.context:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+        fitting = [errs for errs in branches.values()
+                   if not any(e.validator == "type" and not e.relative_path for e in errs)]
+        if len(fitting) == 1:
+            out = []
+            for e in fitting[0]:
+                out.extend(_leaf_errors(e))
+            return out
     return [error]
 
 
