@@ -64,9 +64,8 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, wat
                   ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
     record_and_collect(engine, stack)
-    for row in lifecycle.status(engine, stack.scope):
-        for url in row.urls:
-            click.echo(f"  {row.service:<8} {url}")
+    for service, url in lifecycle.service_urls(engine, stack.scope):
+        click.echo(f"  {service:<8} {url}")
     for warning in result.warnings:
         click.echo(f"devenv: warning: {warning}", err=True)
     if watch:

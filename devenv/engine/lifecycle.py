@@ -439,9 +439,19 @@ def status(engine: Engine, profile: Scope | str) -> list[ServiceStatus]:
     for service, c in sorted(containers_of(engine, profile).items()):
         obs = current(engine, c["Id"])
         health = {Health.NO_HEALTHCHECK: "no healthcheck", Health.EXITED: "-"}.get(obs.health, obs.health.value)
-        urls = sorted({_url(p, engine) for p in c.get("Ports", []) if p.get("PublicPort")})
-        out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"], urls))
+        out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"],
+                                 _urls(engine, c)))
     return out
+
+
+def service_urls(engine: Engine, profile: Scope | str) -> list[tuple[str, str]]:
+    """(service, URL) of every published port: what `up` prints (one engine call; no health probes)."""
+    return [(service, url) for service, c in sorted(containers_of(engine, profile).items())
+            for url in _urls(engine, c)]
+
+
+def _urls(engine: Engine, container: dict) -> list[str]:
+    return sorted({_url(p, engine) for p in container.get("Ports", []) if p.get("PublicPort")})
 
 
 def _url(port: dict, engine: Engine) -> str:
