@@ -384,7 +384,8 @@ def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout
     containers = containers_of(engine, profile)
 
     def stop_and_remove(c: dict) -> None:
-        if c["State"] == "running":
+        # stop_timeout 0: the forced remove kills and removes in one engine call
+        if c["State"] == "running" and stop_timeout > 0:
             try:
                 engine.api.stop(c["Id"], timeout=stop_timeout)
             except docker.errors.NotFound:
