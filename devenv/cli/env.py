@@ -17,7 +17,7 @@ from .common import Context, complete_services, instance_option, json_option, pa
 @click.command("up")
 @profile_argument
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
-              help="Seconds to wait for the services of each depends_on wave to become healthy.")
+              help="Seconds each health wait may take (before a wave, for the dependencies it waits for; at the end, for all services).")
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
 @click.option("--watch", is_flag=True, help="Then keep the stack in step with the project's files, as `devenv watch` "
                                             "does (Ctrl-C stops watching; the stack keeps running).")
