@@ -147,6 +147,15 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def calibration() -> float:
+    """CPU-seconds of a fixed Python loop: on a shared VM even CPU-seconds stretch with the
+    machine's load (0.65 s at load 4.6, 1.0-1.2 s at load 10 on 2026-12-01), so a figure
+    in CPU-seconds is compared with another at a similar calibration."""
+    t = time.process_time()
+    sum(i * i for i in range(10 ** 7))
+    return time.process_time() - t
+
+
 # -- PostgreSQL: the python-postgres template's pg-large, through the devenv CLI -------
 
 PG_INSTANCE = "seedbench"
@@ -339,7 +348,7 @@ def main() -> None:
     lines = [f"### Dataset generation and bulk load ({time.strftime('%Y-%m-%d %H:%M')} UTC)", "",
              f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, db image {image}, "
              f"MariaDB init options: {args.init_opts if args.init_opts is not None else 'entrypoint default'}. "
-             f"At the start: `{uptime()}`.", "",
+             f"At the start: `{uptime()}`, calibration loop {calibration():.2f} CPU-s.", "",
              "| size | rows | CSV | generate | rows/s (gen) | load | rows/s (load) | init to ready "
              "| db container CPU | rows per CPU-second | InnoDB data | InnoDB index | on disk |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -365,7 +374,7 @@ def main() -> None:
             details.append(f"- {size} ({files.id}): " + ", ".join(
                 f"{t} {files.manifest['tables'][t]['rows']:,} rows / {r['sizes'][t][0] / 1e6:,.1f} MB"
                 for t in files.manifest["tables"]))
-            details.append(f"  after the load: `{uptime()}`")
+            details.append(f"  after the load: `{uptime()}`, calibration loop {calibration():.2f} CPU-s")
             if not args.cache:
                 shutil.rmtree(files.path)
         if args.images:
@@ -380,7 +389,7 @@ def main() -> None:
             shutil.rmtree(cache, ignore_errors=True)
     out = lines + [""] + details
     if args.postgres:
-        out += ["", *postgres_figures(client, args.pg_profile), "", f"At the end: `{uptime()}`."]
+        out += ["", *postgres_figures(client, args.pg_profile), "", f"At the end: `{uptime()}`, calibration loop {calibration():.2f} CPU-s."]
     print("\n".join(out))
 
 
