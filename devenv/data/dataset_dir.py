@@ -73,6 +73,14 @@ def complete_manifest(path: Path, ds_id: str) -> dict | None:
         return None
     if manifest.get("id") != ds_id:
         return None
+    # every table file at its recorded size: a file truncated or replaced since (a full
+    # disk, a hand edit) makes the directory regenerate instead of loading short
+    for name, entry in (manifest.get("tables") or {}).items():
+        try:
+            if (path / entry.get("file", f"{name}.csv")).stat().st_size != entry.get("bytes"):
+                return None
+        except OSError:
+            return None
     return manifest
 
 

@@ -325,6 +325,15 @@ def test_damaged_dataset_is_regenerated(tmp_path):
     assert again.path == first.path and (again.path / "manifest.json").is_file()
 
 
+def test_a_truncated_csv_in_the_cache_is_regenerated(tmp_path):
+    first = materialize(SMALL, None, tmp_path, SilentReporter())
+    listings = first.path / "listings.csv"
+    whole = listings.read_bytes()
+    listings.write_bytes(whole[: len(whole) // 2])
+    again = materialize(SMALL, None, tmp_path, SilentReporter())
+    assert again.path == first.path and listings.read_bytes() == whole
+
+
 def test_stale_temp_dirs_of_dead_processes_are_removed(tmp_path):
     ds_id = dataset_id(SMALL, None)
     stale = tmp_path / "datasets" / f".{ds_id}.tmp-999999999-abc"
