@@ -222,9 +222,10 @@ DATA_STEPS = ("generate dataset", "copy dataset", "restore snapshot", "switch ",
 
 def data_step(log: str, service: str = "db") -> float:
     """The data step of an `up`: what makes the database's data (generate the dataset,
-    restore / switch / seal a snapshot's base, clone it) plus the wait for the db
-    service's health (where the entrypoint's load runs, or the server starts on a
-    restored datadir)."""
+    restore / switch / seal a snapshot's base, clone it) plus the health wait that
+    includes the db service (where the entrypoint's load runs, or the server starts on a
+    restored datadir). With the templates' `service_started` dependencies that is the
+    one wait for every service at the end: the app's and web's boot overlap the db's."""
     total = 0.0
     for k, v in steps(log).items():
         if k.startswith(DATA_STEPS):
