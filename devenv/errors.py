@@ -177,6 +177,17 @@ class PortConflictError(DevenvError):
         )
 
 
+class ExposeError(DevenvError):
+    """``--expose ADDR`` names no address the instance's ports can be bound on."""
+
+    def __init__(self, value: str, why: str):
+        self.value, self.why = value, why
+        super().__init__(
+            f"--expose {value}: {why}",
+            "--expose takes an IP address of the engine's host, v4 or v6 (0.0.0.0: all of its interfaces; "
+            "127.0.0.1: back to loopback only), not a host name.")
+
+
 class PortConflictsError(DevenvError):
     """Host ports of a stack are taken: every conflict at once, before anything started."""
 
