@@ -177,6 +177,16 @@ class PortConflictError(DevenvError):
         )
 
 
+class NotOwnerError(DevenvError):
+    """An instance someone else made: removing it needs --force (Docker engines and Kubernetes alike)."""
+
+    @classmethod
+    def refusing(cls, instance: str, owner: str, me: str, force_command: str) -> "NotOwnerError":
+        return cls(f"{instance} belongs to {owner}, not to {me}: it was not removed",
+                   f"It may be a shared instance others use. `{force_command}` removes it anyway; "
+                   "`devenv ls` shows who runs what.")
+
+
 class ExposeError(DevenvError):
     """``--expose ADDR`` names no address the instance's ports can be bound on."""
 

@@ -125,7 +125,8 @@ def down_cmd(ctx: Context, profile: str | None, volumes: bool, force: bool, inst
     if target == "kubernetes":
         from ..kube import deploy
         from ..kube.naming import namespace_of
-        done = deploy.down(deploy.connect(), namespace_of(scope), volumes, reporter_for())
+        done = deploy.down(deploy.connect(), namespace_of(scope), volumes, reporter_for(), force=force,
+                           instance=name)
         click.echo(f"{name}: " + (f"deleted {len(done.deleted)} objects" if done.deleted else "nothing to remove"))
         if done.kept_claims:
             click.echo(f"kept claims: {', '.join(done.kept_claims)} (remove them with --volumes)")
