@@ -33,7 +33,7 @@ from typing import Iterator
 
 import docker.errors
 
-from ..errors import EngineError
+from ..errors import DevenvError, EngineError
 
 CHUNK = 1 << 16
 GO = b"\n"
@@ -199,6 +199,13 @@ def forward(api, container: str, port: int) -> Iterator[tuple[str, int]]:
         raise EngineError(f"port forward to {container}:{port}: no local listener: {exc}") from None
     try:
         yield pf.address
+    except DevenvError as exc:
+        # what failed over the forward (a client that lost its connection) is explained by the
+        # relay: it says so on its stderr, or the engine refused the exec
+        if pf.errors:
+            said = f"The port forward to {container}:{port} (an exec in the container) said: {pf.errors[-1]}"
+            exc.hint = f"{exc.hint}\n{said}" if exc.hint else said
+        raise
     finally:
         pf.close()
 

@@ -15,6 +15,7 @@ import pytest
 
 from devenv.engine.client import Engine
 from devenv.engine.portforward import GO, PortForward, relay_command
+from devenv.errors import DevenvError
 
 
 def server(reply_first: bytes = b"HELLO\n"):
@@ -137,7 +138,12 @@ def test_a_refused_exec_closes_the_connection_and_is_kept_as_an_error():
     fake = FakeExecEngine()
     fake.api.exec_create.side_effect = docker.errors.APIError("container hx-db is not running")
     engine = Engine(mock.Mock(api=fake.api), "tcp://staging:2375")
-    with engine.port_forward("hx-db", 5432) as (host, port):
-        assert host == "127.0.0.1"
-        with socket.create_connection((host, port), timeout=10) as c:
-            assert c.recv(10) == b""
+    with pytest.raises(DevenvError) as err:
+        with engine.port_forward("hx-db", 5432) as (host, port):
+            assert host == "127.0.0.1"
+            with socket.create_connection((host, port), timeout=10) as c:
+                assert c.recv(10) == b""
+            raise DevenvError("cannot connect to postgresql://127.0.0.1", "Check the URL.")   # the client's error
+    # explained by what the forward saw
+    assert err.value.hint.startswith("Check the URL.\nThe port forward to hx-db:5432 (an exec in the container) said: "
+                                     "exec in hx-db failed:") and "is not running" in err.value.hint
