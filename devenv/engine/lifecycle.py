@@ -150,7 +150,11 @@ def _start(engine: Engine, sp: ServicePlan, container: str) -> None:
                     p = port
             if p is not None:
                 raise PortConflictError(p.host_ip, p.host, sp.service.name, _port_holder(engine, p.host_ip, p.host)) from None
-        raise DevenvError(f"service {sp.service.name}: starting container {container} failed: {text}") from None
+        hint = None
+        if "cannot assign requested address" in text:   # a host address the engine's host does not have
+            hint = ("The address the ports are bound on is not one of the engine host's: `devenv up --expose ADDR` "
+                    "with one of its addresses (0.0.0.0: all of them), or `--expose 127.0.0.1` for loopback.")
+        raise DevenvError(f"service {sp.service.name}: starting container {container} failed: {text}", hint) from None
 
 
 def _remove(engine: Engine, container: str) -> None:

@@ -245,3 +245,15 @@ def test_status_and_ls_name_the_address(stack):
     assert row.urls == ["http://10.9.8.7:18510/", "http://[fd00::7]:18510/"]
     [inst] = lifecycle.instances(fake.engine)
     assert inst.ports == ["10.9.8.7:18510", "[fd00::7]:18510"]
+
+
+def test_an_address_the_remote_host_lacks_fails_at_start_with_the_way_out(stack):
+    import docker.errors
+    fake = fake_for(stack, "tcp://staging:2375")
+    fake.api.start.side_effect = docker.errors.APIError(
+        "500", explanation="driver failed programming external connectivity on endpoint x: Error starting userland "
+                           "proxy: listen tcp4 192.0.2.1:18510: bind: cannot assign requested address")
+    with pytest.raises(lifecycle.DevenvError) as err:
+        lifecycle.up(fake.engine, stack, SilentReporter(), expose="192.0.2.1")
+    assert "cannot assign requested address" in err.value.message
+    assert "--expose 127.0.0.1" in err.value.hint and "not one of the engine host's" in err.value.hint
