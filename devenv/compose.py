@@ -14,6 +14,7 @@ container spec read).
 from __future__ import annotations
 
 from . import names
+from .profile.model import HEALTHY, STARTED
 from .render import Stack
 from .settings import compose_fields
 
@@ -37,8 +38,9 @@ def compose_document(stack: Stack) -> dict:
                                "labels": _portable(names.volume_labels(stack.scope, v.name, extra=False))}
         if s.depends_on:
             doc["depends_on"] = {
-                dep: {"condition": "service_healthy" if profile.services[dep].healthcheck else "service_started"}
-                for dep in s.depends_on
+                d.service: {"condition": HEALTHY if d.needs_healthy and profile.services[d.service].healthcheck
+                            else STARTED}
+                for d in s.depends_on
             }
         services[name] = doc
     # no top-level `name` (docker-compose 1.29 refuses it): the project name is

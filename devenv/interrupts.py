@@ -7,10 +7,12 @@ releases it is entered. urllib3's pool keeps its idle connections in a
 request's ``finally`` (which puts the connection back) then waits on it forever: a
 ``devenv up`` hung for 26 minutes in CI after one Ctrl-C.
 
-The pool's two critical sections (taking a connection, giving one back) are shielded:
-a SIGINT that arrives while the main thread is inside one is remembered and raised as
-``KeyboardInterrupt`` the moment the section ends, a few microseconds later. Everywhere
-else Ctrl-C behaves as before; nothing waits on a flag.
+The pool's queue is replaced by one whose ``get``/``put`` (the only code that holds its
+mutex) are shielded: a SIGINT that arrives while the main thread is inside one is
+remembered and raised as ``KeyboardInterrupt`` the moment it returns, microseconds
+later. Pools never block on their queue here (urllib3's and the Docker SDK's pools take
+``block=False``), so nothing can wait long behind the shield. Everywhere else Ctrl-C
+behaves as before.
 
 ``devenv.engine.client`` shields the pool when it is imported (harmless on its own);
 ``take_sigint()`` is called by the CLI, which owns the process's signals. Library
@@ -20,6 +22,7 @@ callers that never call it keep Python's default behaviour.
 from __future__ import annotations
 
 import functools
+import queue
 import signal
 import threading
 
@@ -59,12 +62,17 @@ def _shield(method):
     return shielded
 
 
+class ShieldedLifoQueue(queue.LifoQueue):
+    """A LifoQueue whose lock-holding methods a Ctrl-C cannot interrupt (see above)."""
+
+    put = _shield(queue.LifoQueue.put)
+    get = _shield(queue.LifoQueue.get)
+
+
 def shield_pool(pool_class) -> None:
-    """Shield ``pool_class``'s ``_get_conn``/``_put_conn`` (idempotent)."""
-    for name in ("_get_conn", "_put_conn"):
-        method = getattr(pool_class, name)
-        if not getattr(method, "__devenv_shielded__", False):
-            setattr(pool_class, name, _shield(method))
+    """Give ``pool_class`` (and its subclasses: the SDK's unix, ssh and npipe pools) the
+    shielded queue for its idle connections (idempotent)."""
+    pool_class.QueueCls = ShieldedLifoQueue
 
 
 def take_sigint() -> None:

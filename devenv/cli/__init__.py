@@ -8,6 +8,7 @@ One module per command group (``profiles``, ``env``, ``data``, ``parity``,
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -16,11 +17,58 @@ import click
 from .. import __version__
 from ..interrupts import take_sigint
 from ..errors import DevenvError
-from . import catalogue, data, dataset, editor, env, parity, profiles, project, trying
 from .common import ENGINE_HELP, Context, add_engine_option, check_engine_url
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# command name -> (module of devenv.cli, attribute, acts on an engine). A command's module
+# is imported only when it runs (or for --help/completion, which list them all): `devenv
+# up` does not import the catalogue's, the subset tool's or the editor's code.
+LAZY_COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "profiles": ("profiles", "profiles_cmd", False), "show": ("profiles", "show_cmd", False),
+    "render": ("profiles", "render_cmd", False), "schema": ("profiles", "schema_cmd", False),
+    "up": ("env", "up_cmd", True), "down": ("env", "down_cmd", True), "status": ("env", "status_cmd", True),
+    "ls": ("env", "ls_cmd", True), "logs": ("env", "logs_cmd", True), "exec": ("env", "exec_cmd", True),
+    "shell": ("env", "shell_cmd", True),
+    "snapshot": ("data", "snapshot_group", True),
+    "fingerprint": ("parity", "fingerprint_cmd", True), "drift": ("parity", "drift_cmd", True),
+    "verify": ("parity", "verify_cmd", True),
+    "publish": ("catalogue", "publish_cmd", True), "catalogue": ("catalogue", "catalogue_cmd", True),
+    "pull": ("catalogue", "pull_cmd", True),
+    "dataset": ("dataset", "dataset_group", True),
+    "init": ("project", "init_cmd", False), "recipes": ("project", "recipes_cmd", False),
+    "cache": ("project", "cache_group", True), "watch": ("project", "watch_cmd", True),
+    "devcontainer": ("editor", "devcontainer_cmd", True), "completion": ("editor", "completion_cmd", False),
+    "dash": ("editor", "dash_cmd", True),
+    "try": ("trying", "try_cmd", True),
+}
+
+
+def load_command(name: str) -> click.Command | None:
+    """The command called ``name``, its module imported now (with --engine where it applies)."""
+    entry = LAZY_COMMANDS.get(name)
+    if entry is None:
+        return None
+    module, attribute, on_engine = entry
+    command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    if on_engine:
+        add_engine_option(command)   # idempotent
+    return command
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every top-level command by name (all their modules imported): for help and tests."""
+    return {name: load_command(name) for name in sorted(LAZY_COMMANDS)}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(LAZY_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="devenv")
 @click.option("--profiles-dir", type=click.Path(file_okay=False), envvar="DEVENV_PROFILES_DIR",
               help="Directory of profile YAML files [env DEVENV_PROFILES_DIR; default ./profiles, "
@@ -39,30 +87,6 @@ def cli(ctx: click.Context, profiles_dir: str | None, project_dir: str | None, e
     them into images and runs them on the local Docker Engine.
     """
     ctx.obj = Context(profiles_dir, debug, project_dir, engine_url)
-
-
-COMMANDS = (
-    profiles.profiles_cmd, profiles.show_cmd, profiles.render_cmd, profiles.schema_cmd,
-    env.up_cmd, env.down_cmd, env.status_cmd, env.ls_cmd, env.logs_cmd, env.exec_cmd, env.shell_cmd,
-    data.snapshot_group,
-    parity.fingerprint_cmd, parity.drift_cmd, parity.verify_cmd,
-    catalogue.publish_cmd, catalogue.catalogue_cmd, catalogue.pull_cmd,
-    dataset.dataset_group,
-    project.init_cmd, project.recipes_cmd, project.cache_group, project.watch_cmd,
-    editor.devcontainer_cmd, editor.completion_cmd, editor.dash_cmd,
-    trying.try_cmd,
-)
-# the commands that act on a Docker Engine also take --engine after their name
-ENGINE_COMMANDS = (
-    env.up_cmd, env.down_cmd, env.status_cmd, env.ls_cmd, env.logs_cmd, env.exec_cmd, env.shell_cmd,
-    data.snapshot_group, parity.fingerprint_cmd, parity.drift_cmd, parity.verify_cmd,
-    catalogue.publish_cmd, catalogue.catalogue_cmd, catalogue.pull_cmd, dataset.dataset_group,
-    project.cache_group, project.watch_cmd, editor.devcontainer_cmd, editor.dash_cmd, trying.try_cmd,
-)
-for _command in COMMANDS:
-    cli.add_command(_command)
-for _command in ENGINE_COMMANDS:
-    add_engine_option(_command)
 
 
 def known_error(exc: BaseException) -> DevenvError | None:

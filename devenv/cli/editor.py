@@ -19,7 +19,7 @@ SHELLS = ("bash", "zsh", "fish")
               help="Do what the editor runs first (initializeCommand): `devenv up PROFILE` and make sure the "
                    "service's container is the one the editor attaches to. Writes no files.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
-              help="With --up: seconds to wait for each depends_on wave to become healthy.")
+              help="With --up: seconds each health wait of `up` may take.")
 @instance_option
 @pass_ctx
 def devcontainer_cmd(ctx: Context, profile: str | None, service: str, bring_up: bool, timeout: float,

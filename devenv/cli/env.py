@@ -28,7 +28,7 @@ def _check_expose(ctx, param, value: str | None) -> str | None:
 @click.command("up")
 @profile_argument
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
-              help="Seconds to wait for the services of each depends_on wave to become healthy.")
+              help="Seconds each health wait may take (before a wave, for the dependencies it waits for; at the end, for all services).")
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
 @click.option("--watch", is_flag=True, help="Then keep the stack in step with the project's files, as `devenv watch` "
                                             "does (Ctrl-C stops watching; the stack keeps running).")
@@ -85,9 +85,8 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, wat
                   ("seeding dataset", result.seeded), ("copied image set", result.images_copied)) if items]
         click.echo(f"{name}: " + "; ".join(parts))
     record_and_collect(engine, stack)
-    for row in lifecycle.status(engine, stack.scope):
-        for url in row.urls:
-            click.echo(f"  {row.service:<8} {url}")
+    for service, url in lifecycle.service_urls(engine, stack.scope):
+        click.echo(f"  {service:<8} {url}")
     for warning in result.warnings:
         click.echo(f"devenv: warning: {warning}", err=True)
     if watch:

@@ -3,7 +3,8 @@
 ``up`` is idempotent and resumable: every object is found by name and labels
 before it is created, a container whose ``config-hash`` label matches the plan is
 kept (started if stopped), one that differs is recreated, and services start in
-``depends_on`` waves, each wave once its dependencies are healthy (the new data-less
+``depends_on`` waves, each wave once the dependencies it waits for are healthy
+(``service_started`` ones only need to run; ``up`` ends when all are healthy; the new data-less
 containers of later waves are created early, while the first waves start). An ``up``
 interrupted anywhere leaves only complete objects behind, which the next ``up``
 adopts. Volumes are never removed here except by ``down(volumes=True)``.
@@ -250,8 +251,18 @@ def _create_early(engine: Engine, stack: Stack, step: ServiceStep) -> tuple[str,
 
 def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, dataset_service: str | None,
                result: UpResult, reporter: Reporter, timeout: float) -> None:
+    """Start the waves in order; before a wave, wait only for what it needs healthy.
+
+    A ``service_started`` dependency orders the starts but is not waited for: the
+    dependent starts while it boots. Whatever is not healthy yet is waited for at the end.
+    """
     stack = plan.stack
+    pending: dict[str, str] = {}    # started, not yet waited for: service -> container
+    changed: set[str] = set()
     for wave in plan.waves:
+        needed = {d.service for s in wave for d in stack.services[s.service].service.depends_on if d.needs_healthy}
+        _wait_healthy(engine, {s: c for s, c in pending.items() if s in needed}, pending, changed,
+                      result, reporter, timeout)
         to_wait: dict[str, str] = {}
         done: dict[str, list[str]] = {}     # service -> the result list it goes in, in the wave's order
         # a new container with no data and no image set is only created and started: those run
@@ -277,14 +288,25 @@ def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, data
             done[service] = result.created
         for step in wave:
             done[step.service].append(step.service)
-        if any(s.changes for s in wave) or any(observe(engine, c).health is not Health.HEALTHY
-                                               for c in to_wait.values()):
-            with reporter.step(f"wait for {', '.join(s.service for s in wave)}"):
-                result.health.update(wait_ready(
-                    engine, to_wait, time.monotonic() + timeout,
-                    on_ready=lambda s, h: reporter.detail(f"{s}: {h.value}")))
-        else:
-            result.health.update({s: Health.HEALTHY for s in to_wait})
+        pending.update(to_wait)
+        changed |= {s.service for s in wave if s.changes}
+    _wait_healthy(engine, dict(pending), pending, changed, result, reporter, timeout)
+
+
+def _wait_healthy(engine: Engine, services: dict[str, str], pending: dict[str, str], changed: set[str],
+                  result: UpResult, reporter: Reporter, timeout: float) -> None:
+    """Wait for ``services`` (service -> container) to be healthy; they leave ``pending``."""
+    if not services:
+        return
+    for service in services:
+        del pending[service]
+    if changed & set(services) or any(observe(engine, c).health is not Health.HEALTHY for c in services.values()):
+        with reporter.step(f"wait for {', '.join(services)}"):
+            result.health.update(wait_ready(
+                engine, services, time.monotonic() + timeout,
+                on_ready=lambda s, h: reporter.detail(f"{s}: {h.value}")))
+    else:
+        result.health.update({s: Health.HEALTHY for s in services})
 
 
 def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict, to_wait: dict,
@@ -373,7 +395,8 @@ def down(engine: Engine, scope: Scope | str, volumes: bool = False, stop_timeout
     containers = containers_of(engine, profile)
 
     def stop_and_remove(c: dict) -> None:
-        if c["State"] == "running":
+        # stop_timeout 0: the forced remove kills and removes in one engine call
+        if c["State"] == "running" and stop_timeout > 0:
             try:
                 engine.api.stop(c["Id"], timeout=stop_timeout)
             except docker.errors.NotFound:
@@ -428,9 +451,19 @@ def status(engine: Engine, profile: Scope | str) -> list[ServiceStatus]:
     for service, c in sorted(containers_of(engine, profile).items()):
         obs = current(engine, c["Id"])
         health = {Health.NO_HEALTHCHECK: "no healthcheck", Health.EXITED: "-"}.get(obs.health, obs.health.value)
-        urls = sorted({_url(p, engine) for p in c.get("Ports", []) if p.get("PublicPort")})
-        out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"], urls))
+        out.append(ServiceStatus(service, c["Names"][0].lstrip("/"), c["State"], health, c["Image"],
+                                 _urls(engine, c)))
     return out
+
+
+def service_urls(engine: Engine, profile: Scope | str) -> list[tuple[str, str]]:
+    """(service, URL) of every published port: what `up` prints (one engine call; no health probes)."""
+    return [(service, url) for service, c in sorted(containers_of(engine, profile).items())
+            for url in _urls(engine, c)]
+
+
+def _urls(engine: Engine, container: dict) -> list[str]:
+    return sorted({_url(p, engine) for p in container.get("Ports", []) if p.get("PublicPort")})
 
 
 def _url(port: dict, engine: Engine) -> str:

@@ -167,7 +167,7 @@ def waves(stack: Stack) -> list[list[str]]:
     level: dict[str, int] = {}
     for name in stack.order():  # dependencies come first
         deps = stack.services[name].service.depends_on
-        level[name] = 1 + max((level[d] for d in deps), default=-1)
+        level[name] = 1 + max((level[d.service] for d in deps), default=-1)
     out: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
     for name in stack.order():
         out[level[name]].append(name)

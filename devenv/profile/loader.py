@@ -135,15 +135,19 @@ def _semantic_issues(merged: dict, locate) -> list[ProfileIssue]:
     services = merged.get("services", {})
     names = sorted(services)
     for svc, spec in services.items():
-        for i, dep in enumerate(spec.get("depends_on") or []):
+        for key, dep, condition in _dependency_entries(spec):
+            where = locate(("services", svc, "depends_on", key))
             if dep not in services:
                 close = difflib.get_close_matches(dep, names, n=1)
-                issues.append(ProfileIssue(locate(("services", svc, "depends_on", i)),
-                                           f"service {svc} depends on unknown service `{dep}`",
+                issues.append(ProfileIssue(where, f"service {svc} depends on unknown service `{dep}`",
                                            f"did you mean `{close[0]}`?" if close else f"services: {', '.join(names)}"))
             elif dep == svc:
-                issues.append(ProfileIssue(locate(("services", svc, "depends_on", i)),
-                                           f"service {svc} depends on itself"))
+                issues.append(ProfileIssue(where, f"service {svc} depends on itself"))
+            elif condition == "service_healthy" and not (services[dep] or {}).get("healthcheck"):
+                issues.append(ProfileIssue(
+                    locate(("services", svc, "depends_on", key, "condition")),
+                    f"service {svc} waits for {dep} to be healthy, but {dep} has no healthcheck",
+                    f"give {dep} a healthcheck, or use `condition: service_started`"))
     cycle = _dependency_cycle(services)
     if cycle:
         issues.append(ProfileIssue(locate(("services", cycle[0], "depends_on")),
@@ -213,6 +217,15 @@ def _mount_issues(merged: dict, locate, root: Path) -> list[ProfileIssue]:
     return issues
 
 
+def _dependency_entries(spec: dict) -> list[tuple[int | str, str, str | None]]:
+    """(key in the file, dependency, explicit condition) of a raw service's depends_on, either form."""
+    deps = (spec or {}).get("depends_on") or []
+    if isinstance(deps, dict):
+        return [(name, name, (cond or {}).get("condition") if isinstance(cond, dict) else None)
+                for name, cond in deps.items()]
+    return [(i, name, None) for i, name in enumerate(deps) if isinstance(name, str)]
+
+
 def _dependency_cycle(services: dict) -> list[str] | None:
     state: dict[str, int] = {}
     stack: list[str] = []
@@ -220,7 +233,7 @@ def _dependency_cycle(services: dict) -> list[str] | None:
     def visit(n: str) -> list[str] | None:
         state[n] = 1
         stack.append(n)
-        for d in services[n].get("depends_on") or []:
+        for _, d, _ in _dependency_entries(services[n]):
             if d not in services or d == n:
                 continue
             if state.get(d) == 1:

@@ -89,6 +89,27 @@ class SourceMount:
     source: str    # path relative to the project root, normalised (no leading ./)
 
 
+STARTED, HEALTHY = "service_started", "service_healthy"   # compose's depends_on conditions
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One ``depends_on`` entry: the service starts after ``service`` is started or healthy.
+
+    The short form (a list of names) means ``service_healthy``: devenv waits for the
+    dependency's healthcheck (a dependency without one counts once it runs).
+    ``service_started`` only orders the starts: the dependent starts as soon as the
+    dependency's container runs (its name resolves), while it still boots. Either way
+    ``up`` returns once every service is healthy.
+    """
+    service: str
+    condition: str = HEALTHY
+
+    @property
+    def needs_healthy(self) -> bool:
+        return self.condition == HEALTHY
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -105,7 +126,7 @@ class Service:
     command: tuple[str, ...] | str | None = None
     user: str | None = None
     healthcheck: Healthcheck | None = None
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple[Dependency, ...] = ()
     verify: tuple[str, ...] = ()   # testinfra files `devenv verify` runs against this service (project-relative)
 
 
@@ -335,7 +356,7 @@ class Profile:
             if name in done:
                 return
             done.add(name)
-            for dep in sorted(self.services[name].depends_on):
+            for dep in sorted(d.service for d in self.services[name].depends_on):
                 visit(dep)
             order.append(name)
 
@@ -366,6 +387,13 @@ def parse_listen_port(spec: Any) -> ListenPort:
     """5432 or "5432/tcp" or "53/udp" (the schema checked the form and range)."""
     port, _, protocol = str(spec).partition("/")
     return ListenPort(int(port), protocol or "tcp")
+
+
+def _dependencies(data: list | dict | None) -> tuple[Dependency, ...]:
+    """The short form (names) or compose's long form (``name: {condition: ...}``)."""
+    if isinstance(data, dict):
+        return tuple(Dependency(name, (spec or {}).get("condition", HEALTHY)) for name, spec in sorted(data.items()))
+    return tuple(Dependency(name) for name in data or ())
 
 
 def _healthcheck(data: dict | None) -> Healthcheck | None:
@@ -406,7 +434,7 @@ def build_service(name: str, data: dict) -> Service:
         command=tuple(command) if isinstance(command, list) else command,
         user=data.get("user"),
         healthcheck=_healthcheck(data.get("healthcheck")),
-        depends_on=tuple(data.get("depends_on") or ()),
+        depends_on=_dependencies(data.get("depends_on")),
         verify=tuple(data.get("verify") or ()),
     )
 

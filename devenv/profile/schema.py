@@ -10,23 +10,32 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import json
+import os
+import tempfile
 from functools import cache
 from importlib import resources
-from typing import Any, Callable
-
-import jsonschema
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Location, ProfileIssue
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _NULL = {"type": "null"}
 
 
 @cache
+def _schema_text() -> str:
+    return resources.files("devenv").joinpath("schema/profile.schema.json").read_text()
+
+
+@cache
 def profile_schema() -> dict:
     """The full profile schema shipped inside the package."""
-    text = resources.files("devenv").joinpath("schema/profile.schema.json").read_text()
-    return json.loads(text)
+    return json.loads(_schema_text())
 
 
 def _file_level(schema: Any) -> Any:
@@ -50,6 +59,7 @@ def _file_level(schema: Any) -> Any:
 
 @cache
 def _validator(level: str) -> jsonschema.protocols.Validator:
+    import jsonschema   # ~0.25 s of imports: only when a document is not known valid (see validate)
     schema = profile_schema() if level == "merged" else _file_level(copy.deepcopy(profile_schema()))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
@@ -62,6 +72,19 @@ def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.Validatio
         if inner:
             out = []
             for e in inner:
+                out.extend(_leaf_errors(e))
+            return out
+    if error.validator == "oneOf" and error.context and isinstance(error.instance, (dict, list)):
+        # a list-or-mapping field (depends_on): report the branch of the value's own kind
+        # (a scalar's oneOf keeps the field's description, e.g. a port's range)
+        branches: dict[int, list] = {}
+        for e in error.context:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+        fitting = [errs for errs in branches.values()
+                   if not any(e.validator == "type" and not e.relative_path for e in errs)]
+        if len(fitting) == 1:
+            out = []
+            for e in fitting[0]:
                 out.extend(_leaf_errors(e))
             return out
     return [error]
@@ -94,7 +117,43 @@ def _type_name(value: Any) -> str:
 
 
 def validate(data: dict, locate: Callable[[tuple], Location], level: str = "file") -> list[ProfileIssue]:
-    """Every schema violation of ``data``, each located in its file with a hint where one fits."""
+    """Every schema violation of ``data``, each located in its file with a hint where one fits.
+
+    A document found valid once is remembered (a marker named by the digest of the schema,
+    the level and the document) in the cache directory: the same document against the
+    same schema is valid again, and the next command skips jsonschema altogether.
+    """
+    marker = _valid_marker(data, level)
+    if marker is not None and marker.exists():
+        return []
+    issues = _validate(data, locate, level)
+    if not issues and marker is not None:
+        _touch(marker)
+    return issues
+
+
+def _valid_marker(data: dict, level: str) -> Path | None:
+    from ..paths import cache_dir
+    try:
+        document = json.dumps(data, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(f"{level}\0{_schema_text()}\0{document}".encode()).hexdigest()
+    return cache_dir() / "valid-profiles" / digest
+
+
+def _touch(marker: Path) -> None:
+    """Write the marker atomically; no marker (and no error) where the cache cannot be written."""
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=marker.parent, prefix=".tmp-")
+        os.close(fd)
+        os.replace(tmp, marker)
+    except OSError:
+        pass
+
+
+def _validate(data: dict, locate: Callable[[tuple], Location], level: str) -> list[ProfileIssue]:
     issues: list[ProfileIssue] = []
     seen: set[tuple] = set()
     for top in _validator(level).iter_errors(data):

@@ -216,10 +216,13 @@ def part_label(suite: TrySuite, index: int, count: int, extra: tuple[str, ...] |
 def run_part(engine, scope: Scope, suite: TrySuite, part: PartResult, extra: tuple[str, ...] | str,
              env: dict[str, str]) -> None:
     container = names.container_name(scope, suite.service)
-    if suite.junit:   # a report left by an earlier part of this instance must not count for this one
-        engine.exec_output(container, ["rm", "-f", suite.junit])
+    command = part_command(suite, extra)
+    if suite.junit:
+        # a report left by an earlier part of this instance must not count for this one: the
+        # part's own exec removes it first (one engine round trip per part, not two)
+        command = ["sh", "-c", 'rm -f -- "$0" && exec "$@"', suite.junit, *command]
     start = time.monotonic()
-    code, output = engine.exec_output(container, part_command(suite, extra), environment=env, workdir=suite.workdir)
+    code, output = engine.exec_output(container, command, environment=env, workdir=suite.workdir)
     part.seconds = time.monotonic() - start
     part.exit_code = code
     part.output = output.decode(errors="replace")

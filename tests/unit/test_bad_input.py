@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import pytest
 
-from devenv.cli import cli, main
+from devenv.cli import all_commands, cli, main
 from tests.conftest import FIXTURES, REPO, write
 
 
@@ -278,7 +278,8 @@ def parameter_keys(command: click.Command = cli, path: tuple[str, ...] = ()) -> 
     for param in command.params:
         name = max(param.opts, key=len) if isinstance(param, click.Option) else param.name.upper()
         keys.add(f"{' '.join(path) or 'devenv'} {name}")
-    for name, sub in getattr(command, "commands", {}).items():
+    subs = all_commands() if command is cli else getattr(command, "commands", {})
+    for name, sub in subs.items():
         keys |= parameter_keys(sub, path + (name,))
     return keys
 

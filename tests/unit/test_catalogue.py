@@ -460,8 +460,8 @@ def test_commands_are_registered():
     """The devenv group itself has the catalogue commands (no registering them in the test)."""
     from click.testing import CliRunner
 
-    from devenv.cli import cli
-    assert {"publish", "catalogue", "pull"} <= set(cli.commands)
+    from devenv.cli import all_commands, cli
+    assert {"publish", "catalogue", "pull"} <= set(all_commands())
     r = CliRunner().invoke(cli, ["pull", "--help"])
     assert r.exit_code == 0, r.output
     assert "--registry" in r.output and "--insecure" in r.output and "--tag" in r.output and "--force" in r.output

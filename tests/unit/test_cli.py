@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from devenv.cli import cli
+from devenv.cli import all_commands, cli
 from tests.conftest import REPO, write
 
 
@@ -25,21 +25,21 @@ def test_version_and_help():
     assert r.returncode == 0 and re.match(r"devenv, version \d+\.\d+", r.stdout)
     r = run("--help")
     assert r.returncode == 0
-    for name in cli.commands:
+    for name in all_commands():
         assert name in r.stdout
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+@pytest.mark.parametrize("name", sorted(all_commands()))
 def test_every_command_has_help(name):
     r = run(name, "--help")
     assert r.returncode == 0, r.stderr
-    assert len(cli.commands[name].help or "") > 20
+    assert len(all_commands()[name].help or "") > 20
 
 
 def test_every_command_is_documented_in_readme():
     readme = (REPO / "README.md").read_text()
     names = []
-    for name, command in cli.commands.items():
+    for name, command in all_commands().items():
         names.append(name)
         names += [f"{name} {sub}" for sub in getattr(command, "commands", {})]
     missing = [name for name in names if f"devenv {name}" not in readme]
@@ -278,3 +278,19 @@ def test_ssh_connection_failures_show_what_ssh_said():
     with pytest.raises(TargetError) as raised:
         CountingHost(Host(), "ssh://h").run("true")
     assert raised.value.message == "ssh://h: cannot connect: ssh: connect to host h port 22: Connection refused"
+
+
+def test_a_command_imports_only_its_own_module():
+    """`devenv up` does not import the other commands' modules (startup time: issue 13)."""
+    code = ("import sys; from devenv.cli import cli; cli.get_command(None, 'up'); "
+            "print(sorted(m for m in sys.modules if m.startswith('devenv.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = set(eval(out))
+    assert "devenv.cli.env" in loaded
+    assert not loaded & {"devenv.cli.catalogue", "devenv.cli.dataset", "devenv.cli.editor", "devenv.cli.trying"}, loaded
+
+
+def test_every_lazy_entry_names_its_command():
+    from devenv.cli import LAZY_COMMANDS
+    for name, command in all_commands().items():
+        assert command.name == name, (name, command.name, LAZY_COMMANDS[name])

@@ -10,20 +10,22 @@ from urllib3.connectionpool import HTTPConnectionPool
 from devenv import interrupts
 
 
-class _SignallingQueue(queue.LifoQueue):
-    """Delivers SIGINT while the queue's mutex is held, like the CI hang."""
+def _signalling(base):
+    class SignallingQueue(base):
+        """Delivers SIGINT while the queue's mutex is held, like the CI hang."""
 
-    def __init__(self, maxsize):
-        super().__init__(maxsize)
-        self.arm = False
-        self.locked_at_signal = None
-
-    def _put(self, item):
-        if self.arm:
+        def __init__(self, maxsize):
+            super().__init__(maxsize)
             self.arm = False
-            signal.raise_signal(signal.SIGINT)   # the handler runs right here
-            self.locked_at_signal = self.mutex.locked()
-        super()._put(item)
+            self.locked_at_signal = None
+
+        def _put(self, item):
+            if self.arm:
+                self.arm = False
+                signal.raise_signal(signal.SIGINT)   # the handler runs right here
+                self.locked_at_signal = self.mutex.locked()
+            super()._put(item)
+    return SignallingQueue
 
 
 @pytest.fixture
@@ -35,15 +37,10 @@ def handler():
 
 
 def _pool(shielded: bool):
-    """A pool of urllib3's own methods, shielded or not (whatever client.py did globally)."""
+    """A urllib3 pool whose idle-connection queue is the shielded one, or the plain one."""
     cls = type("Pool", (HTTPConnectionPool,), {})
-    for name in ("_get_conn", "_put_conn"):
-        method = getattr(HTTPConnectionPool, name)
-        original = getattr(method, "__wrapped__", method)
-        setattr(cls, name, interrupts._shield(original) if shielded else original)
-    pool = cls("127.0.0.1", 9, maxsize=1)
-    pool.pool = _SignallingQueue(1)
-    return pool
+    cls.QueueCls = _signalling(interrupts.ShieldedLifoQueue if shielded else queue.LifoQueue)
+    return cls("127.0.0.1", 9, maxsize=1)
 
 
 def _signal_inside_put_conn(shielded: bool):
@@ -80,10 +77,17 @@ def test_sigint_outside_a_section_raises_at_once(handler):
 def test_a_worker_threads_section_does_not_defer_the_main_threads_interrupt(handler):
     inside, release = threading.Event(), threading.Event()
 
-    @interrupts._shield
+    class Waiting(interrupts.ShieldedLifoQueue):
+        def _get(self):
+            inside.set()
+            release.wait(5)
+            return super()._get()
+
+    q = Waiting(1)
+    q.put("x")
+
     def section():
-        inside.set()
-        release.wait(5)
+        q.get()
 
     worker = threading.Thread(target=section)
     worker.start()
@@ -96,10 +100,12 @@ def test_a_worker_threads_section_does_not_defer_the_main_threads_interrupt(hand
         worker.join()
 
 
-def test_engine_client_shields_urllib3s_pool():
+def test_engine_client_shields_urllib3s_pools_and_the_sdks():
     import devenv.engine.client  # noqa: F401
-    assert HTTPConnectionPool._get_conn.__devenv_shielded__
-    assert HTTPConnectionPool._put_conn.__devenv_shielded__
+    from docker.transport.unixconn import UnixHTTPConnectionPool
+    assert HTTPConnectionPool.QueueCls is interrupts.ShieldedLifoQueue
+    pool = UnixHTTPConnectionPool("http+docker://localhost", "/nonexistent.sock")
+    assert isinstance(pool.pool, interrupts.ShieldedLifoQueue)
 
 
 def test_take_sigint_leaves_someone_elses_handler(monkeypatch):

@@ -4,6 +4,7 @@ autospec'd ``docker.APIClient`` (its JUnit report read through the archive API, 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 from unittest.mock import create_autospec
@@ -110,11 +111,12 @@ def test_a_part_reads_its_junit_and_names_the_failing_test():
     assert part.exit_code == 1 and part.failed and part.has_junit
     assert part.output == "1 failed, 1 passed\n"
     assert [c.name for c in part.cases if c.failed] == ["tests.stack.test_home::test_home_page"]
-    # an earlier part's report is removed first; the suite runs in its workdir with the part's environment
-    first, second = api.exec_create.call_args_list
-    assert first.args[1] == ["rm", "-f", "/tmp/junit.xml"]
-    assert second.args[1] == ["python3", "-m", "pytest", "tests/stack"]
-    assert second.kwargs["workdir"] == "/srv/app" and second.kwargs["environment"] == {"DEVENV_TRY_PART": "1"}
+    # an earlier part's report is removed first, by the same exec; the suite runs in its
+    # workdir with the part's environment
+    (only,) = api.exec_create.call_args_list
+    assert only.args[1] == ["sh", "-c", 'rm -f -- "$0" && exec "$@"', "/tmp/junit.xml",
+                            "python3", "-m", "pytest", "tests/stack"]
+    assert only.kwargs["workdir"] == "/srv/app" and only.kwargs["environment"] == {"DEVENV_TRY_PART": "1"}
     result = TryResult("1", "pg-small", "main", "abc", [], parts=[part])
     assert result.exit_code == 1
     assert [(p.index, c.name) for p, c in result.failures] == [(1, "tests.stack.test_home::test_home_page")]
@@ -137,3 +139,17 @@ def test_a_report_that_is_not_junit_is_said_in_the_output():
     part = PartResult(1, "suite", "try-1")
     run_part(engine, SCOPE, SUITE, part, (), {})
     assert not part.has_junit and "/tmp/junit.xml: not JUnit XML" in part.output
+
+
+def test_the_report_removing_wrapper_keeps_the_commands_arguments(tmp_path):
+    """The wrapper run_part puts before the suite's argv, run by a real sh: the old report
+    goes, the command gets its arguments verbatim (spaces, quotes, globs)."""
+    import subprocess
+    report = tmp_path / "junit.xml"
+    report.write_text("<old/>")
+    engine, api = fake_engine({}, exit_code=0, output=b"")
+    suite = dataclasses.replace(SUITE, junit=str(report), command=("printf", "%s|"))
+    run_part(engine, SCOPE, suite, PartResult(1, "x", "try-1"), ("a b", "'q'", "*"), {})
+    argv = api.exec_create.call_args.args[1]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert out == "a b|'q'|*|" and not report.exists()
