@@ -177,6 +177,27 @@ class PortConflictError(DevenvError):
         )
 
 
+class NotOwnerError(DevenvError):
+    """An instance someone else made: removing it needs --force (Docker engines and Kubernetes alike)."""
+
+    @classmethod
+    def refusing(cls, instance: str, owner: str, me: str, force_command: str) -> "NotOwnerError":
+        return cls(f"{instance} belongs to {owner}, not to {me}: it was not removed",
+                   f"It may be a shared instance others use. `{force_command}` removes it anyway; "
+                   "`devenv ls` shows who runs what.")
+
+
+class ExposeError(DevenvError):
+    """``--expose ADDR`` names no address the instance's ports can be bound on."""
+
+    def __init__(self, value: str, why: str):
+        self.value, self.why = value, why
+        super().__init__(
+            f"--expose {value}: {why}",
+            "--expose takes an IP address of the engine's host, v4 or v6 (0.0.0.0: all of its interfaces; "
+            "127.0.0.1: back to loopback only), not a host name.")
+
+
 class PortConflictsError(DevenvError):
     """Host ports of a stack are taken: every conflict at once, before anything started."""
 

@@ -14,6 +14,17 @@ from .common import Context, complete_services, instance_option, json_option, pa
     profile_option, record_and_collect, table, target_option, watch_running
 
 
+def _check_expose(ctx, param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ..errors import ExposeError
+    from ..instances import expose_address
+    try:
+        return expose_address(value)
+    except ExposeError as exc:
+        raise click.BadParameter(f"`{value}` is {exc.why}. {exc.hint}", ctx=ctx, param=param) from None
+
+
 @click.command("up")
 @profile_argument
 @click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
@@ -21,21 +32,30 @@ from .common import Context, complete_services, instance_option, json_option, pa
 @click.option("--dry-run", is_flag=True, help="Print what `up` would do, and do nothing.")
 @click.option("--watch", is_flag=True, help="Then keep the stack in step with the project's files, as `devenv watch` "
                                             "does (Ctrl-C stops watching; the stack keeps running).")
+@click.option("--expose", metavar="ADDR", callback=_check_expose,
+              help="Bind the instance's published ports on ADDR, an IP address of the engine's host (0.0.0.0: all "
+                   "of its interfaces), instead of 127.0.0.1; remembered by later `up`s, `--expose 127.0.0.1` "
+                   "returns to loopback.")
 @instance_option
 @target_option
 @pass_ctx
-def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, watch: bool, instance: str | None,
-           target: str) -> None:
+def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, watch: bool, expose: str | None,
+           instance: str | None, target: str) -> None:
     """Build what is missing and start PROFILE's stack (default: small-db).
 
     Idempotent: on a running, unchanged environment nothing changes; after a
     profile change only the services whose image or settings changed are recreated.
+    The address of --expose is kept with the instance, like its ports: a later `up`
+    without it keeps it, and a change recreates the containers that publish ports.
     """
     if watch and dry_run:
         raise click.UsageError("--watch and --dry-run exclude each other: a dry run changes nothing, so there is "
                                "nothing to keep in step")
     if watch and target == "kubernetes":
         raise click.UsageError("--watch works with --target docker only (the Kubernetes target has no watch)")
+    if expose is not None and target == "kubernetes":
+        raise click.UsageError("--expose works with --target docker only (the Kubernetes target publishes no "
+                               "host ports: its Services are reached through the cluster)")
     if target == "kubernetes":
         return _kube_up(ctx, profile_name(profile), timeout, dry_run, instance)
     from ..engine import lifecycle
@@ -43,7 +63,8 @@ def up_cmd(ctx: Context, profile: str | None, timeout: float, dry_run: bool, wat
     name = str(stack.scope)
     engine = ctx.engine()
     reporter = reporter_for()
-    plan = lifecycle.plan_up(engine, lifecycle.instance_stack(engine, stack))
+    # a dry run remembers no address (nor ports): it changes nothing
+    plan = lifecycle.plan_up(engine, lifecycle.instance_stack(engine, stack, expose, remember=not dry_run))
     if dry_run:
         click.echo(f"{name}: " + ("up to date, nothing to do" if not plan.changes else "up would:"))
         for line in plan.describe() if plan.changes else []:
@@ -103,7 +124,8 @@ def down_cmd(ctx: Context, profile: str | None, volumes: bool, force: bool, inst
     if target == "kubernetes":
         from ..kube import deploy
         from ..kube.naming import namespace_of
-        done = deploy.down(deploy.connect(), namespace_of(scope), volumes, reporter_for())
+        done = deploy.down(deploy.connect(), namespace_of(scope), volumes, reporter_for(), force=force,
+                           instance=name)
         click.echo(f"{name}: " + (f"deleted {len(done.deleted)} objects" if done.deleted else "nothing to remove"))
         if done.kept_claims:
             click.echo(f"kept claims: {', '.join(done.kept_claims)} (remove them with --volumes)")

@@ -24,7 +24,7 @@ from docker.types import Mount
 from .. import names
 from ..names import Scope, as_scope
 from ..errors import DevenvError, NotFoundError, PortConflictError, PortConflictsError
-from ..instances import port_free, with_instance_ports
+from ..instances import check_local_address, expose_address, overlaps, port_free, with_instance_ports
 from ..render import ServicePlan, Stack
 from ..spec import Bind, ContainerSpec, container_spec
 from ..ui import RecordingReporter, Reporter
@@ -79,7 +79,7 @@ def _create_volumes(engine: Engine, stack: Stack, volumes: tuple[str, ...]) -> N
 def _port_holder(engine: Engine, host_ip: str, port: int) -> str | None:
     for c in engine.api.containers():
         for p in c.get("Ports", []):
-            if p.get("PublicPort") == port and p.get("IP") in (host_ip, "0.0.0.0", "::", ""):
+            if p.get("PublicPort") == port and overlaps(p.get("IP") or "", host_ip):
                 return c["Names"][0].lstrip("/")
     return None
 
@@ -151,7 +151,11 @@ def _start(engine: Engine, sp: ServicePlan, container: str) -> None:
                     p = port
             if p is not None:
                 raise PortConflictError(p.host_ip, p.host, sp.service.name, _port_holder(engine, p.host_ip, p.host)) from None
-        raise DevenvError(f"service {sp.service.name}: starting container {container} failed: {text}") from None
+        hint = None
+        if "cannot assign requested address" in text:   # a host address the engine's host does not have
+            hint = ("The address the ports are bound on is not one of the engine host's: `devenv up --expose ADDR` "
+                    "with one of its addresses (0.0.0.0: all of them), or `--expose 127.0.0.1` for loopback.")
+        raise DevenvError(f"service {sp.service.name}: starting container {container} failed: {text}", hint) from None
 
 
 def _remove(engine: Engine, container: str) -> None:
@@ -173,19 +177,26 @@ def _create_seeded(engine: Engine, stack: Stack, sp: ServicePlan, name: str, see
     _start(engine, sp, name)
 
 
-def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300) -> UpResult:
+def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300, expose: str | None = None) -> UpResult:
     """Build what is missing, then converge the running environment to ``stack``."""
-    return execute(engine, plan_up(engine, instance_stack(engine, stack)), reporter, timeout)
+    return execute(engine, plan_up(engine, instance_stack(engine, stack, expose)), reporter, timeout)
 
 
-def instance_stack(engine: Engine, stack: Stack) -> Stack:
-    """``stack`` with its instance's host ports (see ``devenv.instances``)."""
+def instance_stack(engine: Engine, stack: Stack, expose: str | None = None, remember: bool = True) -> Stack:
+    """``stack`` with its instance's host ports and the address they bind (``expose``:
+    a new one, remembered; None: the one remembered; see ``devenv.instances``)."""
+    if expose is not None:
+        expose = expose_address(expose)
+        if engine.is_local:
+            check_local_address(expose)
     if stack.scope.is_default:
-        return stack
-    own = {(p.get("IP"), p.get("PublicPort")) for c in containers_of(engine, stack.scope).values()
+        return with_instance_ports(stack, expose=expose, remember=remember)
+    own = {(p.get("IP") or "", p.get("PublicPort")) for c in containers_of(engine, stack.scope).values()
            for p in c.get("Ports", []) if p.get("PublicPort")}
-    return with_instance_ports(stack, lambda p: (p.host_ip, p.host) in own or ("0.0.0.0", p.host) in own,
-                               is_free=port_free if engine.is_local else remote_port_free(engine))
+    # its own container releases the port when it is recreated (on another address too)
+    return with_instance_ports(stack, lambda p: any(n == p.host and overlaps(ip, p.host_ip) for ip, n in own),
+                               is_free=port_free if engine.is_local else remote_port_free(engine),
+                               expose=expose, remember=remember)
 
 
 def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 300) -> UpResult:
@@ -461,6 +472,10 @@ def _url(port: dict, engine: Engine) -> str:
     return f"{scheme}://{ip}:{port['PublicPort']}/" if scheme == "http" else f"{scheme}://{ip}:{port['PublicPort']}"
 
 
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def container_of(engine: Engine, profile: Scope | str, service: str, running: bool = True) -> str:
     """The container name of a service of a scope, or a clear NotFoundError."""
     profile = as_scope(profile)
@@ -516,7 +531,8 @@ def instances(engine: Engine) -> list[InstanceRow]:
         g = group(c.get("Labels") or {})
         g["services"] += 1
         g["running"] += c["State"] == "running"
-        g["ports"] |= {f"{p.get('IP') or '0.0.0.0'}:{p['PublicPort']}" for p in c.get("Ports", []) if p.get("PublicPort")}
+        g["ports"] |= {_host_port(p.get("IP") or "0.0.0.0", p["PublicPort"]) for p in c.get("Ports", [])
+                       if p.get("PublicPort")}
     for v in engine.api.volumes(filters={"label": f"{names.MANAGED}=true"})["Volumes"] or []:
         if not is_base_volume(v.get("Labels") or {}):   # a snapshot's base belongs to no instance
             group(v.get("Labels") or {})["volumes"].append(v["Name"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .. import names
-from ..errors import DevenvError
+from ..errors import DevenvError, NotOwnerError
 from ..names import Scope, as_scope
 from ..render import ServicePlan, Stack
 from .client import Engine
@@ -150,10 +150,6 @@ def check_owner(engine: Engine, scope: Scope) -> None:
             f"environment first (`devenv --project {others[0]} down {scope.profile}`).")
 
 
-class NotOwnerError(DevenvError):
-    """An instance someone else made: removing it needs --force."""
-
-
 def check_instance_owner(engine: Engine, scope: Scope) -> None:
     """Refuse to remove an instance whose network or volumes another owner made (see
     ``names.current_owner``); objects without an owner label (made before it existed) are anyone's."""
@@ -163,9 +159,7 @@ def check_instance_owner(engine: Engine, scope: Scope) -> None:
     found += [v.get("Labels") or {} for v in engine.api.volumes(filters=filters)["Volumes"] or []]
     others = sorted({lab.get(names.OWNER) for lab in found} - {me, None, ""})
     if others:
-        raise NotOwnerError(f"{scope} belongs to {others[0]}, not to {me}: it was not removed",
-                            f"It may be a shared instance others use. `devenv down {scope} --force` removes it "
-                            f"anyway; `devenv ls` shows who runs what.")
+        raise NotOwnerError.refusing(str(scope), others[0], me, f"devenv down {scope} --force")
 
 
 def waves(stack: Stack) -> list[list[str]]:

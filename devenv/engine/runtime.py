@@ -19,7 +19,7 @@ from __future__ import annotations
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator, Protocol, runtime_checkable
+from typing import BinaryIO, ContextManager, Iterable, Iterator, Protocol, runtime_checkable
 
 import docker.errors
 
@@ -129,6 +129,7 @@ class Runtime(Protocol):
                     workdir: str | None = None, user: str = "") -> tuple[int, bytes]: ...
     def exec_stream(self, ref: str, command: list[str], stdout: BinaryIO, stderr: BinaryIO,
                     user: str = "") -> int: ...
+    def port_forward(self, ref: str, port: int) -> ContextManager[tuple[str, int]]: ...
 
     # files of a container (and so of the volumes mounted in it), as tar streams
     def read_file(self, ref: str, path: str) -> bytes | None: ...
@@ -299,6 +300,13 @@ class DockerRuntime:
                 stderr.flush()
         code = self.api.exec_inspect(exec_id).get("ExitCode")
         return 126 if code is None else int(code)
+
+    def port_forward(self, ref: str, port: int) -> ContextManager[tuple[str, int]]:
+        """``(host, port)`` on this machine's loopback reaching TCP ``port`` of running container
+        ``ref`` through the engine's API (an exec per connection; nothing is published), while
+        the context lasts. See devenv.engine.portforward."""
+        from .portforward import forward
+        return forward(self.api, ref, port)
 
     # files of a container
 

@@ -15,17 +15,25 @@ the real classes; ``connect`` makes real ones from the current kubeconfig contex
 - ``down``: deletes the workloads, Services and ConfigMaps devenv made (by label);
   claims and the Namespace only with ``volumes=True``, as ``devenv down`` keeps
   the database volume.
+- The owner (Princess): the Namespace ``up`` creates carries the annotation
+  ``dev.devenv.owner`` (``names.current_owner()``; an annotation, for ``user@host`` is
+  no label value); a later ``up`` patches the Namespace without it, so it keeps its
+  first owner. ``down`` (with or without ``volumes``) of a Namespace another owner
+  made is refused before anything is deleted, unless ``force``; one without the
+  annotation (made before it existed, or by hand) is anyone's. Manifests that
+  ``render`` writes carry no owner (same profile, same bytes).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import names
-from ..errors import DevenvError, HealthTimeout
+from ..errors import DevenvError, HealthTimeout, NotOwnerError
 from ..ui import Reporter
 from .naming import APP_LABEL, namespace_of
 from .pods import waiting_reasons
@@ -298,10 +306,25 @@ class DownResult:
     kept_claims: list[str] = field(default_factory=list)
 
 
-def down(clients: Clients, namespace: str, volumes: bool, reporter: Reporter) -> DownResult:
+def owner_of(namespace_obj) -> str:
+    """Who made an instance's Namespace ("" when it does not say)."""
+    meta = getattr(namespace_obj, "metadata", None)
+    return str((getattr(meta, "annotations", None) or {}).get(names.OWNER) or "")
+
+
+def down(clients: Clients, namespace: str, volumes: bool, reporter: Reporter, force: bool = False,
+         instance: str | None = None) -> DownResult:
+    """Delete what devenv made in ``namespace`` (see the module's docstring); another owner's
+    instance only with ``force``. ``instance`` names it in the refusal (``small-db --name x``)."""
     result = DownResult()
-    if _call(clients, "Namespace", "read", namespace, "") is None:
+    found = _call(clients, "Namespace", "read", namespace, "")
+    if found is None:
         return result
+    owner, me = owner_of(found), names.current_owner()
+    if owner and owner != me and not force:
+        label = instance or namespace
+        raise NotOwnerError.refusing(f"{label} (namespace {namespace})", owner, me,
+                                     f"devenv down {label} --target kubernetes --force")
     with reporter.step(f"delete {namespace}"):
         for kind in ("Deployment", "StatefulSet", "Service", "ConfigMap"):
             listed = _call(clients, kind, "list", None, namespace, label_selector=MANAGED_SELECTOR)
@@ -331,12 +354,22 @@ class UpResult:
     forwards: list[str] = field(default_factory=list)   # kubectl port-forward commands for the host ports
 
 
+def _owned(action: Action) -> Action:
+    """A Namespace being created carries its owner; one that exists keeps its own (the patch
+    leaves an annotation it does not name as it is)."""
+    if action.kind != "Namespace" or action.verb != "create":
+        return action
+    meta = dict(action.body["metadata"])
+    meta["annotations"] = {**(meta.get("annotations") or {}), names.OWNER: names.current_owner()}
+    return dataclasses.replace(action, body={**action.body, "metadata": meta})
+
+
 def up(clients: Clients, stack, reporter: Reporter, timeout: float, dry_run: bool = False) -> UpResult:
     """Apply the stack's manifests (create or patch each), then wait until every service is ready."""
     from .render import all_objects
     objects = all_objects(stack)
     ns = namespace_of(stack)
-    result = UpResult(ns, plan_apply(clients, objects))
+    result = UpResult(ns, [_owned(a) for a in plan_apply(clients, objects)])
     result.forwards = [f"kubectl -n {ns} port-forward svc/{name} {p.host}:{p.host}  # then http://127.0.0.1:{p.host}/"
                        for name, sp in sorted(stack.services.items()) for p in sp.service.ports]
     if dry_run:

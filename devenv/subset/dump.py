@@ -1,8 +1,12 @@
 """A dump file as the source: loaded into a throwaway server of the profile's own db image.
 
 The container runs the profile's db image (the same server production runs), with
-no initdb files (so no schema or seed of its own), a random password and the
-server's port published on 127.0.0.1 only. The dump file goes into the container
+no initdb files (so no schema or seed of its own) and a random password. On an engine
+on this machine the server's port is published on 127.0.0.1 only; on a remote engine
+nothing is published (its 127.0.0.1 is another machine's): the subset reaches the
+server through a port forward over the engine's API (``Runtime.port_forward``: a
+listener on this machine's loopback, an exec relay in the container per connection).
+The dump file goes into the container
 through the engine's archive API (a tar stream read from the file as it is sent),
 never a bind mount, so a remote engine, whose filesystem is not this machine's,
 gets it too. It is loaded by the engine's own client inside the container
@@ -22,7 +26,7 @@ import secrets
 import tarfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -75,20 +79,6 @@ def tar_of_file(path: Path, directory: str, chunk: int = CHUNK) -> Iterator[byte
     yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
-def check_runtime(runtime: Runtime, dump: Path) -> None:
-    """Refuse an engine that is not on this machine, before anything is built or started.
-
-    The dump reaches any engine (archive API), but the subset then reads the server on
-    the port the engine published on its host's loopback: from here that is 127.0.0.1
-    of another machine, where some other server may even listen on that number."""
-    if not runtime.is_local:
-        raise SourceError(f"source {Path(dump).name}: a dump file is read through a throwaway server on a local "
-                          f"engine; the engine at {runtime.url} is not on this machine, so that server's port "
-                          "cannot be reached from here",
-                          "Run `dataset subset --from DUMPFILE` against this machine's engine (without --engine "
-                          "or $DOCKER_HOST), or subset from a database URL.")
-
-
 @contextmanager
 def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine, fmt: str, reporter: Reporter,
                   timeout: float = 180) -> Iterator[SourceURL]:
@@ -97,19 +87,20 @@ def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine
     dump = Path(dump).absolute()
     if not dump.is_file():
         raise SourceError(f"source {dump}: no such file", url_hint())
-    check_runtime(runtime, dump)
     password = secrets.token_hex(16)
     name = f"devenv-subset-dump-{uuid.uuid4().hex[:10]}"
     labels = names.extra_labels() | {names.MANAGED: "true", names.KIND: KIND_LABEL}
     target = f"{DUMP_DIR}/{dump.name}"
     server = engine.dump_server(DUMP_DB, DUMP_USER, password, target, fmt, dump)
     size = os.path.getsize(dump)
+    # a remote engine's published port would be on its host's loopback: forward instead
+    forwarded = not runtime.is_local
     container = None
     try:
         with reporter.step(f"start a throwaway {engine.label} server ({image}) for {dump.name}"):
             # the engine picks a free host port (asking the kernel first would race other processes)
             container = runtime.create_container(image, name=name, labels=labels, environment=server.environment,
-                                                 publish={server.port: "127.0.0.1"})
+                                                 publish=None if forwarded else {server.port: "127.0.0.1"})
             runtime.start(container)
             deadline = time.monotonic() + timeout
             port = None
@@ -120,7 +111,7 @@ def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine
                                       + b"".join(runtime.logs(container)).decode(errors="replace")[-2000:])
                 port = port or state.ports.get(server.port)
                 code, out = _exec(runtime, container, server.ready)
-                if code == 0 and out.strip() == "done" and port:
+                if code == 0 and out.strip() == "done" and (port or forwarded):
                     break
                 if time.monotonic() > deadline:
                     raise SourceError(f"the throwaway {engine.label} server did not start within {timeout:.0f}s")
@@ -152,11 +143,23 @@ def dump_database(runtime: Runtime, image: str, dump: Path, engine: SourceEngine
             database = others[0]
             if server.grant:
                 _run(runtime, container, server.grant(database), f"granting {DUMP_USER} access to {database}")
-        yield SourceURL(scheme=engine.display_scheme, user=DUMP_USER, password=password, host="127.0.0.1",
-                        port=port, database=database)
+        with _reachable(runtime, container, server.port, port, forwarded) as (host, local_port):
+            yield SourceURL(scheme=engine.display_scheme, user=DUMP_USER, password=password, host=host,
+                            port=local_port, database=database)
     finally:
         if container is not None:
             try:
                 runtime.remove_container(container, volumes=True)
             except Exception:  # noqa: BLE001 - best effort; it is labelled for cleanup
                 pass
+
+
+def _reachable(runtime: Runtime, container: str, server_port: str, published: int | None, forwarded: bool):
+    """Where this machine reaches the server: its published port on 127.0.0.1 (a local
+    engine), or a port forward through the engine's API (a remote one)."""
+    if not forwarded:
+        return nullcontext(("127.0.0.1", published))
+    number, _, protocol = server_port.partition("/")
+    if protocol not in ("", "tcp"):
+        raise SourceError(f"the throwaway server listens on {server_port}: only a TCP port can be forwarded")
+    return runtime.port_forward(container, int(number))

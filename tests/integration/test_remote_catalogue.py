@@ -190,14 +190,7 @@ def test_pull_up_fingerprint_and_publish_on_a_remote_engine(remote, engine, regi
     bad = dv("fingerprint", "docker://devenv-no-such-container", "--engine", url, check=False)
     assert bad.returncode == 2 and "no container `devenv-no-such-container`" in bad.stderr, bad.stderr
 
-    # a dump file's throwaway server would be on the remote engine's loopback: refused before anything starts
-    dump = dv.project / "shop.sql"
-    dump.write_text("CREATE TABLE t (id INT PRIMARY KEY);\nINSERT INTO t VALUES (1);\n")
-    bad = dv("dataset", "subset", "--from", str(dump), "-p", "t-cat", "--rows", "t=1", "-o", str(dv.project / "out"),
-             "--engine", url, check=False)
-    assert bad.returncode == 2 and f"the engine at {url} is not on this machine" in bad.stderr, bad.stderr
-    assert "Traceback" not in bad.stderr
-    assert not inner.containers.list(all=True, filters={"label": "dev.devenv.kind=subset-dump"})
+    # `dataset subset --from DUMPFILE` on a remote engine: tests/integration/test_remote_forward.py
 
     # publish from the remote engine: its image pushed to the registry through the engine's own host
     ns2 = f"{registry.host}/r{uuid.uuid4().hex[:8]}"

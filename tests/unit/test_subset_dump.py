@@ -6,11 +6,14 @@ tests/integration/test_subset*.py."""
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
+import time
 
 import pytest
 
 from devenv.db.sources import DumpServer
+from devenv.engine.portforward import relay_command
 from devenv.subset.dump import DUMP_DIR, dump_database
 from devenv.subset.errors import SourceError
 from devenv.ui import SilentReporter
@@ -48,8 +51,13 @@ def engine_with_server(load_exit: int = 0):
     fake.api.exec_create.side_effect = exec_create
     result = {}
 
-    def exec_start(exec_id, stream=False, **kw):
+    def exec_start(exec_id, stream=False, socket=False, **kw):
         cmd = execs[int(exec_id)]
+        if socket:                  # a relay's stream (the port forward): ends at once
+            import socket as sockets
+            ours, theirs = sockets.socketpair()
+            theirs.close()
+            return ours
         code, out = answers.get(cmd[0], (load_exit, b"loaded"))
         result[exec_id] = code
         return iter([out])
@@ -95,14 +103,22 @@ def test_a_dump_that_does_not_load_is_an_error_and_the_server_goes(tmp_path):
     assert fake.containers == {}
 
 
-def test_a_remote_engine_is_refused_before_anything_starts(tmp_path):
+def test_a_remote_engine_publishes_nothing_and_the_server_is_reached_by_a_port_forward(tmp_path):
     from devenv.engine.client import Engine
-    fake, _, _ = engine_with_server()
+    fake, execs, _ = engine_with_server()
     remote = Engine(fake.engine.client, "tcp://staging:2376", "--engine")
     dump = tmp_path / "shop.sql"
     dump.write_bytes(b"x")
-    with pytest.raises(SourceError, match="the engine at tcp://staging:2376 is not on this machine") as err:
-        with dump_database(remote, "devenv/db:1", dump, FakeSourceEngine(), "sql", SilentReporter()):
+    with dump_database(remote, "devenv/db:1", dump, FakeSourceEngine(), "sql", SilentReporter()) as url:
+        (cid,) = fake.containers
+        assert "port_bindings" not in fake.containers[cid]["create_kwargs"]["host_config"]   # nothing published
+        assert url.host == "127.0.0.1" and url.port != 49153
+        with socket.create_connection((url.host, url.port), timeout=10):   # the forward's listener
             pass
-    assert err.value.exit_code == 2 and "database URL" in err.value.hint
-    fake.api.create_container.assert_not_called()
+        deadline = time.monotonic() + 10
+        while not any(cmd == relay_command(3306) for cmd in execs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert relay_command(3306) in execs      # the connection became an exec relay to 3306 in the container
+    assert fake.containers == {}
+    with pytest.raises(OSError):
+        socket.create_connection((url.host, url.port), timeout=2).close()   # the forward went with it
