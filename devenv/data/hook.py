@@ -88,6 +88,8 @@ import hashlib
 import importlib.util
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
@@ -457,25 +459,40 @@ class Dataset:
         joined: dict[str, int] = {t.name: 0 for t in self.tables.values()}               # next index to join
         _STATE["tasks"] = self._tasks
         try:
+            # concurrent.futures, not multiprocessing.Pool: Pool.terminate() after an error can
+            # kill a worker while it holds the result queue's lock and then wait on that lock
+            # forever (a unit test hung so in CI). The executor lets the running chunks end,
+            # cancels the rest, and reports a worker that died instead of waiting for it.
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(min(workers, len(self._tasks))) as pool:
-                for outcome in pool.imap_unordered(_run_task, range(len(self._tasks))):
-                    if outcome[0] == "error":
-                        raise GeneratorError(outcome[1], outcome[2])
-                    _, index, rows = outcome
-                    for name in rows:
-                        pending[name][index] = rows[name]
-                    # join every table's chunks as soon as they are contiguous: the parent hashes
-                    # while the workers generate
-                    for name in rows:
-                        t = self.tables[name]
-                        while joined[name] in pending[name]:
-                            i = joined[name]
-                            _join(t._open_csv(), _part_path(parts, name, i), pending[name].pop(i))
-                            joined[name] += 1
-                            if joined[name] == t._chunk_count():
-                                progress(f"{name}: {t.csv.rows:,} rows")
-                                self._reported.add(name)
+            with ProcessPoolExecutor(min(workers, len(self._tasks)), mp_context=ctx) as pool:
+                futures = [pool.submit(_run_task, i) for i in range(len(self._tasks))]
+                try:
+                    for done in as_completed(futures):
+                        outcome = done.result()
+                        if outcome[0] == "error":
+                            raise GeneratorError(outcome[1], outcome[2])
+                        _, index, rows = outcome
+                        for name in rows:
+                            pending[name][index] = rows[name]
+                        # join every table's chunks as soon as they are contiguous: the parent
+                        # hashes while the workers generate
+                        for name in rows:
+                            t = self.tables[name]
+                            while joined[name] in pending[name]:
+                                i = joined[name]
+                                _join(t._open_csv(), _part_path(parts, name, i), pending[name].pop(i))
+                                joined[name] += 1
+                                if joined[name] == t._chunk_count():
+                                    progress(f"{name}: {t.csv.rows:,} rows")
+                                    self._reported.add(name)
+                except BrokenProcessPool:
+                    raise GeneratorError(f"{self.label}: a worker process of the generator died before its "
+                                         "chunk was done (killed, or out of memory?)",
+                                         "nothing was kept; run it again, or look at the machine's memory") \
+                        from None
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
         finally:
             _STATE.clear()
         os.rmdir(parts)

@@ -181,6 +181,19 @@ def test_a_user_error_in_a_worker_is_reported_with_its_table(tmp_path):
         run(gen, tmp_path / "w", {"seed": 1}, 2)
 
 
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
+    gen = HookGenerator(write(tmp_path / "g.py", "import os\nSIZES = {'s': {}}\ndef generate(ds):\n"
+                              "    t = ds.table('t', ['id'], ids=range(1, 101))\n"
+                              "    def rows(c):\n"
+                              "        for i in c.ids:\n"
+                              "            if i == 55:\n"
+                              "                os._exit(3)\n"
+                              "            c.row(i)\n"
+                              "    t.fill(rows, chunk_rows=10)\n"))
+    with pytest.raises(GeneratorError, match="a worker process of the generator died"):
+        run(gen, tmp_path / "w", {"seed": 1}, 2)
+
+
 def test_values_format_the_same_on_the_fast_and_the_general_path(tmp_path):
     """The first row of a writer takes the general path, later rows of the same types
     the generated one, rows of other types the general one again: same bytes."""
