@@ -58,7 +58,6 @@ def _shield(method):
             if _state.depth == 0 and _pending:
                 _pending = False
                 raise KeyboardInterrupt
-    shielded.__devenv_shielded__ = True
     return shielded
 
 
