@@ -490,7 +490,12 @@ class Dataset:
                                          "chunk was done (killed, or out of memory?)",
                                          "nothing was kept; run it again, or look at the machine's memory") \
                         from None
-                except BaseException:
+                except BaseException as exc:
+                    if isinstance(exc, KeyboardInterrupt):
+                        # Ctrl-C: the chunks already handed to the workers are not waited for
+                        # (the executor treats killed workers as a broken pool and cleans up)
+                        for process in list(getattr(pool, "_processes", {}).values()):
+                            process.terminate()
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
         finally:
