@@ -44,7 +44,9 @@ def command_value(command: tuple[str, ...] | str | None) -> list[str] | str | No
 def healthcheck_value(hc: Healthcheck | None) -> list | None:
     if hc is None:
         return None
-    return [list(hc.test), hc.interval, hc.timeout, hc.retries, hc.start_period]
+    value = [list(hc.test), hc.interval, hc.timeout, hc.retries, hc.start_period]
+    # appended only when declared: the hashes of the containers made before it stay the same
+    return value + [hc.start_interval] if hc.start_interval is not None else value
 
 
 @dataclass(frozen=True)

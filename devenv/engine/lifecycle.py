@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker.errors
-from docker.types import Mount
+from docker.types import Healthcheck as EngineHealthcheck, Mount
 
 from .. import names
 from ..names import Scope, as_scope
+from ..profile.model import Healthcheck
 from ..errors import DevenvError, NotFoundError, PortConflictError, PortConflictsError
 from ..instances import check_local_address, expose_address, overlaps, port_free, with_instance_ports
 from ..render import ServicePlan, Stack
@@ -113,11 +114,7 @@ def _create(engine: Engine, spec: ContainerSpec) -> str:
         network_mode=spec.network,
         init=False,
     )
-    healthcheck = None
-    if spec.healthcheck:
-        hc = spec.healthcheck
-        healthcheck = {"test": list(hc.test), "interval": int(hc.interval * 1e9), "timeout": int(hc.timeout * 1e9),
-                       "retries": hc.retries, "start_period": int(hc.start_period * 1e9)}
+    healthcheck = engine_healthcheck(spec.healthcheck, engine.api.api_version) if spec.healthcheck else None
     try:
         engine.api.create_container(
             image=spec.image,
@@ -137,6 +134,24 @@ def _create(engine: Engine, spec: ContainerSpec) -> str:
         raise DevenvError(f"creating container {spec.name} failed: {exc.explanation or exc}",
                           "`devenv down` then `devenv up` starts from clean containers (volumes are kept).") from None
     return spec.name
+
+
+def engine_healthcheck(hc: Healthcheck, api_version: str) -> EngineHealthcheck:
+    """The Engine's form of a healthcheck. ``start_interval`` needs API 1.44 (Engine 25); an
+    older Engine checks every ``interval`` from the start, and ``up`` does not wait for it:
+    its own probes run every 0.25 s while it waits (``health.Prober``)."""
+    out = EngineHealthcheck(test=list(hc.test), interval=int(hc.interval * 1e9), timeout=int(hc.timeout * 1e9),
+                                   retries=hc.retries, start_period=int(hc.start_period * 1e9))
+    if hc.start_interval is not None and _version(api_version) >= (1, 44):
+        out["StartInterval"] = int(hc.start_interval * 1e9)
+    return out
+
+
+def _version(api_version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in str(api_version).split("."))
+    except ValueError:
+        return (0,)
 
 
 def _start(engine: Engine, sp: ServicePlan, container: str) -> None:

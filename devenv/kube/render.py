@@ -23,7 +23,8 @@ Choices, and why (docs/kubernetes.md has the long form):
   failures from interval, timeout, retries) plus a startupProbe that allows
   start_period: Docker counts no failures during start_period, which is what a
   startupProbe does, while an initialDelaySeconds of start_period (300 s for the
-  database) would hold readiness back that long even when the server is up.
+  database) would hold readiness back that long even when the server is up. The
+  startupProbe checks every start_interval (default: interval), as Docker 25 does.
 - Service ports: every port the image EXPOSEs (from its rendered Dockerfile) and
   every host port of the profile (port = host port, targetPort = container port).
 
@@ -165,7 +166,9 @@ def probes(hc: Healthcheck | None) -> dict:
                  "failureThreshold": max(1, hc.retries)}
     out = {"readinessProbe": readiness}
     if hc.start_period > 0:
-        out["startupProbe"] = readiness | {"failureThreshold": math.ceil(hc.start_period / period) + max(1, hc.retries)}
+        every = max(1, math.ceil(hc.starting_every))
+        out["startupProbe"] = readiness | {"periodSeconds": every,
+                                           "failureThreshold": math.ceil(hc.start_period / every) + max(1, hc.retries)}
     return out
 
 

@@ -73,6 +73,13 @@ class Healthcheck:
     timeout: float = 5.0
     retries: int = 30
     start_period: float = 0.0
+    # the Compose Specification's check interval during the start period; None: ``interval``
+    start_interval: float | None = None
+
+    @property
+    def starting_every(self) -> float:
+        """Seconds between checks while the service starts."""
+        return self.interval if self.start_interval is None else self.start_interval
 
 
 @dataclass(frozen=True)
@@ -407,6 +414,7 @@ def _healthcheck(data: dict | None) -> Healthcheck | None:
         timeout=parse_duration(data.get("timeout", "5s")),
         retries=int(data.get("retries", 30)),
         start_period=parse_duration(data.get("start_period", "0s")),
+        start_interval=parse_duration(data["start_interval"]) if "start_interval" in data else None,
     )
 
 
