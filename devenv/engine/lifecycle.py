@@ -4,8 +4,9 @@
 before it is created, a container whose ``config-hash`` label matches the plan is
 kept (started if stopped), one that differs is recreated, and services start in
 ``depends_on`` waves, each wave once the dependencies it waits for are healthy
-(``service_started`` ones only need to run; ``up`` ends when all are healthy; the new data-less
-containers of later waves are created early, while the first waves start). An ``up``
+(``service_started`` ones only need to be on the stack's network, see ``starts``; ``up`` ends
+when all are healthy; the new data-less containers of later waves are created early, while the
+first waves start). An ``up``
 interrupted anywhere leaves only complete objects behind, which the next ``up``
 adopts. Volumes are never removed here except by ``down(volumes=True)``.
 """
@@ -16,6 +17,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import docker.errors
@@ -37,6 +39,7 @@ from .datadir import prepare_data_volume
 from .datadir_state import DatadirState
 from .helpers import remove_stale_helpers
 from .seeding import dataset_mismatch, plan_seed, populate_imageset
+from .starts import Starts
 from .clones import is_base_volume, mount_refused, seed_by_clone, uncloned_fallback
 from .cowstore import COW_PATH, CowStoreError, exclusive_bytes, release
 from .remote import check_source_mounts, remote_port_free, url_host
@@ -183,13 +186,17 @@ def _remove(engine: Engine, container: str) -> None:
 
 
 def _create_seeded(engine: Engine, stack: Stack, sp: ServicePlan, name: str, seed, result: UpResult,
-                   reporter: Reporter) -> None:
-    """A new container with its seed binds (dataset) and image set: created, filled and started."""
+                   reporter: Reporter, starts: Starts | None = None) -> None:
+    """A new container with its seed binds (dataset) and image set: created, filled and started
+    (through ``starts``: on its network; without: the start call has ended, its errors raised)."""
     binds = tuple(Bind(src, b["bind"], b.get("mode", "ro") == "ro") for src, b in seed.binds.items())
     _create(engine, container_spec(stack, sp, binds))
     copied = populate_imageset(engine, stack, sp, name, reporter)
     result.images_copied += [copied] if copied else []
-    _start(engine, sp, name)
+    if starts is None:
+        _start(engine, sp, name)
+    else:
+        starts.begin(name, partial(_start, engine, sp, name))
 
 
 def up(engine: Engine, stack: Stack, reporter: Reporter, timeout: float = 300, expose: str | None = None) -> UpResult:
@@ -242,9 +249,11 @@ def execute(engine: Engine, plan: UpPlan, reporter: Reporter, timeout: float = 3
                    if s.action is Action.CREATE and s.data is Data.NONE and s.service != dataset_service]
     early_pool = ThreadPoolExecutor(max_workers=len(early_steps)) if early_steps else None
     early = {s.service: early_pool.submit(_create_early, engine, stack, s) for s in early_steps} if early_pool else {}
+    starts = Starts(engine, names.network_name(stack.scope))
     try:
-        _run_waves(engine, plan, early, new_volumes, dataset_service, result, reporter, timeout)
+        _run_waves(engine, plan, early, new_volumes, dataset_service, result, reporter, timeout, starts)
     finally:
+        starts.close()
         if early_pool is not None:
             early_pool.shutdown(wait=True)
     ds = stack.profile.dataset
@@ -265,7 +274,7 @@ def _create_early(engine: Engine, stack: Stack, step: ServiceStep) -> tuple[str,
 
 
 def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, dataset_service: str | None,
-               result: UpResult, reporter: Reporter, timeout: float) -> None:
+               result: UpResult, reporter: Reporter, timeout: float, starts: Starts) -> None:
     """Start the waves in order; before a wave, wait only for what it needs healthy.
 
     A ``service_started`` dependency orders the starts but is not waited for: the
@@ -277,7 +286,7 @@ def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, data
     for wave in plan.waves:
         needed = {d.service for s in wave for d in stack.services[s.service].service.depends_on if d.needs_healthy}
         _wait_healthy(engine, {s: c for s, c in pending.items() if s in needed}, pending, changed,
-                      result, reporter, timeout)
+                      result, reporter, timeout, starts)
         to_wait: dict[str, str] = {}
         done: dict[str, list[str]] = {}     # service -> the result list it goes in, in the wave's order
         # a new container with no data and no image set is only created and started: those run
@@ -288,10 +297,10 @@ def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, data
         ready = [s for s in wave if s.service in early]
         parallel = len(plain) + len(ready) if len(wave) > 1 or ready else 0
         pool = ThreadPoolExecutor(max_workers=parallel) if parallel else None
-        started = {s.service: pool.submit(_create_and_start, engine, stack, s) for s in plain} if pool else {}
-        started |= {s.service: pool.submit(_start_early, engine, stack, s, early[s.service]) for s in ready}
+        started = {s.service: pool.submit(_create_and_start, engine, stack, s, starts) for s in plain} if pool else {}
+        started |= {s.service: pool.submit(_start_early, engine, stack, s, early[s.service], starts) for s in ready}
         try:
-            _run_wave(engine, stack, wave, set(started), done, to_wait, new_volumes, result, reporter)
+            _run_wave(engine, stack, wave, set(started), done, to_wait, new_volumes, result, reporter, starts)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -305,14 +314,16 @@ def _run_waves(engine: Engine, plan: UpPlan, early: dict, new_volumes: set, data
             done[step.service].append(step.service)
         pending.update(to_wait)
         changed |= {s.service for s in wave if s.changes}
-    _wait_healthy(engine, dict(pending), pending, changed, result, reporter, timeout)
+    starts.finish()
+    _wait_healthy(engine, dict(pending), pending, changed, result, reporter, timeout, starts)
 
 
 def _wait_healthy(engine: Engine, services: dict[str, str], pending: dict[str, str], changed: set[str],
-                  result: UpResult, reporter: Reporter, timeout: float) -> None:
+                  result: UpResult, reporter: Reporter, timeout: float, starts: Starts) -> None:
     """Wait for ``services`` (service -> container) to be healthy; they leave ``pending``."""
     if not services:
         return
+    starts.finish(set(services.values()))    # their start calls have ended, without error
     for service in services:
         del pending[service]
     if changed & set(services) or any(observe(engine, c).health is not Health.HEALTHY for c in services.values()):
@@ -325,7 +336,7 @@ def _wait_healthy(engine: Engine, services: dict[str, str], pending: dict[str, s
 
 
 def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict, to_wait: dict,
-              new_volumes: set, result: UpResult, reporter: Reporter) -> None:
+              new_volumes: set, result: UpResult, reporter: Reporter, starts: Starts) -> None:
     """The steps of one wave but the ``parallel`` ones, in order; ``done`` gets the result list of each."""
     for step in wave:
         sp = stack.services[step.service]
@@ -339,9 +350,13 @@ def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict
         recreate = step.action is Action.RECREATE
         if step.action is Action.START:
             # before every start of the database: its volume is complete or made so
-            state = prepare_data_volume(engine, stack, reporter) if step.data is Data.CHECK else None
+            if step.data is not Data.CHECK:
+                starts.begin(step.container_id, partial(_start, engine, sp, step.container_id))
+                done[step.service] = result.started
+                continue
+            state = prepare_data_volume(engine, stack, reporter)
             if state not in (DatadirState.EMPTY, DatadirState.SEED_INTERRUPTED):
-                _start(engine, sp, step.container_id)
+                _start(engine, sp, step.container_id)   # the database: its own errors, at once
                 done[step.service] = result.started
                 continue
             recreate = True   # a restore dropped, nothing left: seed or restore it anew
@@ -358,7 +373,10 @@ def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict
             (result.cloned if step.data is Data.CLONE and not warning else result.restored).append(seed.restored)
         result.seeded += [seed.dataset] if seed.binds else []
         try:
-            _create_seeded(engine, stack, sp, name, seed, result, reporter)
+            # a database's start is waited for: a clone's overlay refused at its first mount is
+            # copied instead, here (below)
+            _create_seeded(engine, stack, sp, name, seed, result, reporter,
+                           starts if step.data is Data.NONE else None)
         except DevenvError as exc:   # a new clone's overlay refused at its first mount: copy instead
             if not (step.data is Data.CLONE and seed.restored and not warning and mount_refused(exc.message)):
                 raise
@@ -371,16 +389,17 @@ def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict
         done[step.service] = result.created
 
 
-def _create_and_start(engine: Engine, stack: Stack, step: ServiceStep) -> None:
-    """A new container without data or image set: created and started."""
+def _create_and_start(engine: Engine, stack: Stack, step: ServiceStep, starts: Starts) -> None:
+    """A new container without data or image set: created and started (on its network)."""
     sp = stack.services[step.service]
-    _start(engine, sp, _create(engine, container_spec(stack, sp, ())))
+    name = _create(engine, container_spec(stack, sp, ()))
+    starts.begin(name, partial(_start, engine, sp, name))
 
 
-def _start_early(engine: Engine, stack: Stack, step: ServiceStep, created) -> str | None:
-    """Start a container made by ``_create_early``; the image set it copied, if any."""
+def _start_early(engine: Engine, stack: Stack, step: ServiceStep, created, starts: Starts) -> str | None:
+    """Start a container made by ``_create_early`` (on its network); the image set it copied, if any."""
     name, copied, _ = created.result()
-    _start(engine, stack.services[step.service], name)
+    starts.begin(name, partial(_start, engine, stack.services[step.service], name))
     return copied
 
 
