@@ -199,7 +199,8 @@ def fixed_costs(b: Bench, profile: str, instance: str) -> dict:
     - no-op up: `devenv up` of the running, unchanged instance (start, render, plan, nothing to do);
     - engine starts: the instance's 4 containers stopped, then started by the Docker SDK in
       `up`'s order (cache and db side by side, then php, then web: lamp's service_started
-      dependencies), no health wait: the engine's own floor for this stack.
+      dependencies, each once the one before has returned, as compose does), no health wait;
+      and the same 4 started all at once (no order): the engine's own floor for this stack.
     """
     import docker
     from concurrent.futures import ThreadPoolExecutor
@@ -220,6 +221,12 @@ def fixed_costs(b: Bench, profile: str, instance: str) -> dict:
     api.start(names["php"])
     api.start(names["web"])
     out["engine_starts"] = time.perf_counter() - start
+    for s in ("web", "php", "db", "cache"):
+        api.stop(names[s], timeout=30)
+    start = time.perf_counter()     # the bound of any order: all four at once
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(api.start, [names[s] for s in ("cache", "db", "php", "web")]))
+    out["engine_starts_at_once"] = time.perf_counter() - start
     b.run("up", profile, "--name", instance)     # healthy again before the write measurements
     return out
 
@@ -246,8 +253,10 @@ def report(results: list[dict], load: str) -> str:
         lambda r: f"**{r['ready']:.2f} s** ({', '.join(f'{t:.2f}' for t in r['ready_all'])})")
     row("**speed-up vs generate + load**", lambda r: f"**{r['logical'] / r['ready']:.0f}x**")
     row("what bounds it: Python start + the imports of `up` / a no-op `up` of the running instance / "
-        "the engine's starts of its 4 containers in `up`'s order (SDK, no health wait)",
-        lambda r: f"{r['floor']['imports']:.2f} s / {r['floor']['noop_up']:.2f} s / {r['floor']['engine_starts']:.2f} s")
+        "the engine's starts of its 4 containers, each after its dependencies' calls returned / all 4 at once "
+        "(SDK, no health wait)",
+        lambda r: f"{r['floor']['imports']:.2f} s / {r['floor']['noop_up']:.2f} s / {r['floor']['engine_starts']:.2f} s"
+                  f" / {r['floor']['engine_starts_at_once']:.2f} s")
     row("kind of clone", lambda r: r["kind"])
     row("bytes of their own of 4 clones, ready, before writes (btrfs exclusive bytes / overlay upper du)",
         lambda r: f"{mb(sum(r['uppers']))} ({', '.join(mb(u) for u in r['uppers'])})")

@@ -465,7 +465,8 @@ def seed_by_clone(engine: Engine, stack, sp, new_volumes: set[str], reporter: Re
                                        store=store, reporter=reporter)
                 create_cow_clone(engine, base, cow, volume=volume, short=v.name, scope=stack.scope,
                                  reporter=reporter)
-            return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id), None
+            return SeedPlan({}, restored=f"{snap.manifest.profile}/{snap.manifest.name}", dataset=ds_id,
+                            block_clone=True), None
         if snap is not None:
             check_server(snap, image_id, sp.image.tag)
             try:

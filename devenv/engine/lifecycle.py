@@ -373,10 +373,10 @@ def _run_wave(engine: Engine, stack: Stack, wave, parallel: set[str], done: dict
             (result.cloned if step.data is Data.CLONE and not warning else result.restored).append(seed.restored)
         result.seeded += [seed.dataset] if seed.binds else []
         try:
-            # a database's start is waited for: a clone's overlay refused at its first mount is
-            # copied instead, here (below)
-            _create_seeded(engine, stack, sp, name, seed, result, reporter,
-                           starts if step.data is Data.NONE else None)
+            # a database's start is waited for (an overlay clone refused at its first mount is
+            # copied instead, below), but for a block-level clone, whose mount cannot be refused
+            overlapped = step.data is Data.NONE or (step.data is Data.CLONE and seed.block_clone and not warning)
+            _create_seeded(engine, stack, sp, name, seed, result, reporter, starts if overlapped else None)
         except DevenvError as exc:   # a new clone's overlay refused at its first mount: copy instead
             if not (step.data is Data.CLONE and seed.restored and not warning and mount_refused(exc.message)):
                 raise

@@ -44,6 +44,7 @@ class SeedPlan:
     binds: dict[str, dict]        # host path -> {"bind": path, "mode": "ro"}
     restored: str | None = None   # snapshot restored, "profile/name"
     dataset: str | None = None    # dataset id generated / mounted
+    block_clone: bool = False     # the datadir is a block-level clone: no mount of it can be refused
 
 
 def plan_seed(engine: Engine, stack: Stack, sp: ServicePlan, new_volumes: set[str], reporter: Reporter) -> SeedPlan:
