@@ -202,10 +202,25 @@ def _client(target: Target, timeout: int) -> docker.DockerClient:
         # requests lets $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE replace the engine's CA (its
         # trust_env); the Docker CLI trusts the CA of the Docker config only, and so does devenv
         client.api.trust_env = False
+    _one_pool(client.api, local_socket=target.url.startswith(("unix:", "ssh:")))
     client.api._version = client.api._retrieve_server_version()   # what version=None does, after the above
     client.ping()
     client.api.timeout = timeout
     return client
+
+
+def _one_pool(api: docker.APIClient, local_socket: bool) -> None:
+    """One connection pool per engine. docker-py keys the pools of its unix and ssh adapters
+    by the whole request URL (path and query), so almost every call opened a new pool and a
+    new connection, and closed one of the 25 it keeps (27 connections for one `up`). Over a
+    socket or ssh, no proxy applies either: requests' per-call walk of the environment for
+    proxy settings (trust_env) is skipped there."""
+    adapter = getattr(api, "_custom_adapter", None)
+    if adapter is not None and hasattr(adapter, "pools"):
+        by_url = adapter.get_connection
+        adapter.get_connection = lambda url, proxies=None: by_url("http+docker://localhost", proxies)
+    if local_socket:
+        api.trust_env = False
 
 
 def _chain(exc: BaseException):

@@ -162,3 +162,33 @@ def test_source_mounts_are_refused_on_a_remote_engine_only(stack):  # noqa: F811
     with pytest.raises(RemoteMountError) as err:
         remote.check_source_mounts(Engine(api, "ssh://me@staging"), stack)
     assert "ssh://me@staging" in str(err.value) and "service php: /srv/app <- app" in str(err.value)
+
+
+def test_one_connection_pool_per_engine_and_no_proxy_walk_over_a_socket():
+    from devenv.engine.client import _one_pool
+
+    class Adapter:
+        pools = {}
+
+        def __init__(self):
+            self.keys = []
+
+        def get_connection(self, url, proxies=None):
+            self.keys.append(url)
+            return url
+
+    class Api:
+        trust_env = True
+
+        def __init__(self):
+            self._custom_adapter = Adapter()
+
+    api = Api()
+    _one_pool(api, local_socket=True)
+    api._custom_adapter.get_connection("http+docker://localhost/v1.41/containers/a/json")
+    api._custom_adapter.get_connection("http+docker://localhost/v1.41/networks?filters=x")
+    assert api._custom_adapter.keys == ["http+docker://localhost", "http+docker://localhost"]
+    assert api.trust_env is False
+    tcp = Api()
+    _one_pool(tcp, local_socket=False)    # tcp: proxies from the environment may apply
+    assert tcp.trust_env is True
