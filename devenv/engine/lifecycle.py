@@ -22,6 +22,7 @@ from pathlib import Path
 
 import docker.errors
 from docker.types import Healthcheck as EngineHealthcheck, Mount
+from docker.utils import version_gte
 
 from .. import names
 from ..names import Scope, as_scope
@@ -144,17 +145,10 @@ def engine_healthcheck(hc: Healthcheck, api_version: str) -> EngineHealthcheck:
     older Engine checks every ``interval`` from the start, and ``up`` does not wait for it:
     its own probes run every 0.25 s while it waits (``health.Prober``)."""
     out = EngineHealthcheck(test=list(hc.test), interval=int(hc.interval * 1e9), timeout=int(hc.timeout * 1e9),
-                                   retries=hc.retries, start_period=int(hc.start_period * 1e9))
-    if hc.start_interval is not None and _version(api_version) >= (1, 44):
+                            retries=hc.retries, start_period=int(hc.start_period * 1e9))
+    if hc.start_interval is not None and version_gte(api_version, "1.44"):
         out["StartInterval"] = int(hc.start_interval * 1e9)
     return out
-
-
-def _version(api_version: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in str(api_version).split("."))
-    except ValueError:
-        return (0,)
 
 
 def _start(engine: Engine, sp: ServicePlan, container: str) -> None:
