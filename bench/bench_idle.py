@@ -20,13 +20,13 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DEVENV = [sys.executable, "-m", "devenv"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_snapshot import Bench, compile_devenv  # noqa: E402
+
 PROJECT = "benchidle"
 LABEL = "dev.devenv.bench=idle"
 EVERY_SECOND = """\
@@ -52,32 +52,6 @@ def busy_cores(seconds: float) -> float:
     return (sample() - a) / ticks / seconds
 
 
-class Bench:
-    def __init__(self, work: Path):
-        self.work, self.root = work, work / "project"
-        self.env = {**os.environ, "DEVENV_CACHE": str(work / "cache"), "DEVENV_LABELS": LABEL}
-        for k in ("DEVENV_PROFILES_DIR", "DEVENV_PROJECT", "DEVENV_CLONES"):
-            self.env.pop(k, None)
-
-    def run(self, *args) -> float:
-        start = time.perf_counter()
-        r = subprocess.run(DEVENV + list(args), cwd=self.root if self.root.exists() else self.work,
-                           env=self.env, capture_output=True, text=True)
-        took = time.perf_counter() - start
-        print(f"{time.strftime('%H:%M:%S')} {took:7.2f}s devenv {' '.join(args)}", file=sys.stderr, flush=True)
-        if r.returncode != 0:
-            raise SystemExit(f"devenv {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
-        return took
-
-    def cleanup(self):
-        for ls, rm in ((["container", "ls", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"], ["network", "rm"]),
-                       (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
-            ids = subprocess.run(["docker", *ls, "--filter", f"label={LABEL}"], capture_output=True,
-                                 text=True).stdout.split()
-            if ids:
-                subprocess.run(["docker", *rm, *ids], capture_output=True)
-
-
 def measure(b: Bench, profile: str, idle: int, rounds: int, seconds: float) -> dict:
     for i in range(idle):
         b.run("up", profile, "--name", f"idle{i}")
@@ -85,7 +59,7 @@ def measure(b: Bench, profile: str, idle: int, rounds: int, seconds: float) -> d
     cpu = busy_cores(seconds)
     ups = []
     for k in range(rounds):
-        ups.append(b.run("up", profile, "--name", f"next{k}"))
+        ups.append(b.run("up", profile, "--name", f"next{k}")[0])
         b.run("down", profile, "--name", f"next{k}", "--volumes")
         time.sleep(2)
     for i in range(idle):
@@ -100,13 +74,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--work", type=Path, default=Path("/var/tmp/devenv-bench-idle"))
     args = ap.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "devenv")], check=True,
-                   stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
-    b = Bench(args.work)
-    b.cleanup()
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    b.run("init", str(b.root), "--name", PROJECT)
+    compile_devenv()
+    b = Bench(args.work, project=PROJECT, label=LABEL)
+    b.fresh()
     (b.root / "profiles" / "small-db-1s.yaml").write_text(EVERY_SECOND)
     b.run("up", "small-db", "--name", "warm")      # images built, dataset generated: not in the figures
     b.run("down", "small-db", "--name", "warm", "--volumes")

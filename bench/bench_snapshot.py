@@ -54,10 +54,20 @@ PROJECT = "benchsnap"
 LABEL = "dev.devenv.bench=snapshot"
 
 
+def compile_devenv() -> None:
+    """devenv's bytecode compiled, as an installed wheel (and scripts/setup) has it: an editable
+    install in a shell with PYTHONDONTWRITEBYTECODE=1 compiles every module on every command."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "devenv")], check=True,
+                   stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+
+
 class Bench:
-    def __init__(self, work: Path):
+    """A bench's own project and cache under ``work``; what it makes on the engine carries ``label``."""
+
+    def __init__(self, work: Path, project: str = PROJECT, label: str = LABEL):
         self.work, self.root, self.cache = work, work / "project", work / "cache"
-        self.env = {**os.environ, "DEVENV_CACHE": str(self.cache), "DEVENV_LABELS": LABEL}
+        self.project, self.label = project, label
+        self.env = {**os.environ, "DEVENV_CACHE": str(self.cache), "DEVENV_LABELS": label}
         for k in ("DEVENV_PROFILES_DIR", "DEVENV_PROJECT", "DEVENV_CLONES"):
             self.env.pop(k, None)
 
@@ -77,10 +87,10 @@ class Bench:
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
     def container(self, profile: str, instance: str, service: str) -> str:
-        return f"{PROJECT}-{profile}--{instance}-{service}"
+        return f"{self.project}-{profile}--{instance}-{service}"
 
     def volume(self, profile: str, instance: str, short: str = "db-data") -> str:
-        return f"{PROJECT}-{profile}--{instance}-{short}"
+        return f"{self.project}-{profile}--{instance}-{short}"
 
     def sql_seconds(self, profile: str, instance: str, query: str) -> float:
         """Wall time of one query inside the db container (no CLI or exec start in the figure)."""
@@ -110,11 +120,18 @@ class Bench:
         v = json.loads(self.sh("docker", "volume", "inspect", self.volume(profile, instance)))[0]
         return "btrfs snapshot" if cowstore.COW_PATH in (v.get("Labels") or {}) else "overlay"
 
+    def fresh(self) -> None:
+        """Nothing of an earlier run left (engine objects, files), then a new project from `devenv init`."""
+        self.cleanup()
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        self.run("init", str(self.root), "--name", self.project)
+
     def cleanup(self):
         """Everything the bench made on the engine (by its label): containers, then networks and volumes."""
         for ls, rm in ((["container", "ls", "-aq"], ["rm", "-f"]), (["network", "ls", "-q"], ["network", "rm"]),
                        (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
-            ids = self.sh("docker", *ls, "--filter", f"label={LABEL}").split()
+            ids = self.sh("docker", *ls, "--filter", f"label={self.label}").split()
             labels = [json.loads(self.sh("docker", "volume", "inspect", i))[0].get("Labels") or {}
                       for i in ids] if ls[0] == "volume" else []
             if ids:
@@ -283,15 +300,9 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--profile", default="large-db", help="a lamp profile (small-db: a quick trial of the bench)")
     args = ap.parse_args()
-    # devenv's bytecode compiled, as an installed wheel (and scripts/setup) has it: an editable
-    # install in a shell with PYTHONDONTWRITEBYTECODE=1 compiles every module on every command
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "devenv")], check=True,
-                   stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+    compile_devenv()
     b = Bench(args.work)
-    b.cleanup()
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    b.run("init", str(b.root), "--name", PROJECT)
+    b.fresh()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average:")[-1].strip()
     results = []
     try:
