@@ -240,7 +240,8 @@ def test_load_sql_loads_every_table_once_in_streams_parents_first(small):
     assert "foreign_key_checks = 0" in text and "unique_checks = 0" in text and "sql_log_bin = 0" in text
     assert f"-- devenv-total-rows: {small.manifest['total_rows']}\n" in text
     for t in TABLES:
-        assert f"FROM `{t}`) <> {small.manifest['tables'][t]['rows']} THEN" in text
+        assert f"IF @devenv_rows <> {small.manifest['tables'][t]['rows']} THEN" in text
+        assert f"{t} does not have {small.manifest['tables'][t]['rows']} rows" in text
 
 
 def test_files_are_world_readable(small):

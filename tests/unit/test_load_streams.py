@@ -42,4 +42,14 @@ def test_script_markers_split_setup_streams_and_checks():
     assert "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;" in head
     streams, tail = rest.split(STREAMS_END + "\n", 1)
     assert STREAM_MARKER + " 2\n" in streams and "INFILE" not in tail
-    assert "IF (SELECT COUNT(*) FROM `listings`) <> 1000000 THEN" in tail
+    assert "INFILE" not in tail and "COUNT(*)" not in tail
+    # every LOAD DATA is followed, in its own stream (session), by the check of what it stored
+    lines = streams.splitlines()
+    loads = [i for i, line in enumerate(lines) if line.startswith("LOAD DATA")]
+    assert len(loads) == len(SHOP)
+    for i in loads:
+        table = lines[i].split("INTO TABLE `", 1)[1].split("`", 1)[0]
+        rows = next(t.rows for t in SHOP if t.name == table)
+        assert lines[i + 1] == "SET @devenv_rows = ROW_COUNT();"
+        assert f"IF @devenv_rows <> {rows} THEN SIGNAL" in lines[i + 3]
+        assert f"{table} does not have {rows} rows" in lines[i + 3]

@@ -15,7 +15,7 @@ import re
 from typing import Iterator, Sequence
 
 from ..base import ROWS_MARKER
-from ..mariadb import MariaDB, load_sql_tail
+from ..mariadb import MariaDB, load_sql_tail, row_count_check
 from .base import BINARY, BIT, Catalog, DumpServer, SourceEngine, SourceURL, SqlSource
 from .errors import SourceError, SourceUnreachableError
 
@@ -186,8 +186,10 @@ def load_script(dataset_id: str, tables: list, rows: dict[str, int], mount: str)
         "-- With both checks off rows of a foreign-key cycle load in any order.",
         "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_log_bin = 0;",
     ]
-    out += [load_statement(t, mount) for t in tables]
-    out += load_sql_tail(dataset_id, [t.name for t in tables], rows)
+    for t in tables:
+        out.append(load_statement(t, mount))
+        out += row_count_check(dataset_id, t.name, rows[t.name])
+    out += load_sql_tail()
     return "\n".join(out)
 
 
