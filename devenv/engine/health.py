@@ -115,18 +115,25 @@ class Prober:
 
     The Engine runs the first healthcheck one ``interval`` after start and then once
     per interval (Engine 20.10 has no start_interval); probing ourselves every
-    ``PROBE_EVERY`` seconds sees a service ready as soon as it is. Only a passing
+    ``PROBE_EVERY`` seconds sees a service ready as soon as it is. A service that takes
+    long (a database seeding a large dataset) is probed less and less often, at most
+    ``PROBE_BACKOFF`` of the time waited so far between two probes and never more than
+    ``PROBE_EVERY_MAX`` apart: each probe is an exec (a runc start, a few % of a core),
+    so 80 probes over a 20 s seed took CPU from the load itself. Only a passing
     probe counts: a failing one means "still starting", and "failed" is left to the
     Engine's verdict, which applies the profile's retries.
     """
 
     PROBE_EVERY = 0.25
+    PROBE_BACKOFF = 0.1
+    PROBE_EVERY_MAX = 1.0
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="devenv-probe")
         self.running: dict[str, Future] = {}
         self.last_start: dict[str, float] = {}
+        self.first_start: dict[str, float] = {}
 
     def passed(self, container: str) -> bool:
         """True once a probe of ``container`` exited 0; starts a new probe when due."""
@@ -138,10 +145,16 @@ class Prober:
             if fut.exception() is None and fut.result() == 0:
                 return True
         now = time.monotonic()
-        if now - self.last_start.get(container, 0.0) >= self.PROBE_EVERY:
+        if now - self.last_start.get(container, 0.0) >= self.every(container, now):
             self.last_start[container] = now
+            self.first_start.setdefault(container, now)
             self.running[container] = self.pool.submit(probe_once, self.engine, container)
         return False
+
+    def every(self, container: str, now: float) -> float:
+        """Seconds between two probes of ``container`` after waiting for it since its first."""
+        waited = now - self.first_start.get(container, now)
+        return min(self.PROBE_EVERY_MAX, max(self.PROBE_EVERY, waited * self.PROBE_BACKOFF))
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
