@@ -37,7 +37,8 @@ its seed state) against a plain `psql \\copy` of the same CSVs into the running 
 same run; then `up` reseeding (dataset cached) against `up` restoring a snapshot.
 
 Usage: .venv/bin/python bench/bench_seed.py [--sizes small,large] [--images 10000]
-                                            [--cache DIR] [--init-opts '...']
+                                            [--cache DIR] [--init-opts '...'] [--repeat N]
+                                            [--ab-init-opts '...']
                                             [--no-postgres] [--pg-profile pg-large]
 Run it under `flock /tmp/devenv-bench.lock`. Prints a Markdown section for
 bench/RESULTS.md, with `uptime` at the start and the end. Needs a running engine;
@@ -56,6 +57,7 @@ import re
 import subprocess
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -341,6 +343,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="small,large")
     ap.add_argument("--images", type=int, default=10_000, help="image set size to time (0: skip)")
     ap.add_argument("--cache", help="cache directory to use and keep (default: a temporary one)")
+    ap.add_argument("--repeat", type=int, default=1, help="MariaDB: loads of each size (median reported)")
+    ap.add_argument("--ab-init-opts", default=None,
+                    help="MariaDB: after each load, one with these init-server options instead (labelled B)")
     ap.add_argument("--init-opts", default=None,
                     help="DEVENV_DB_INIT_OPTS for the init server (default: the entrypoint's)")
     ap.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=True,
@@ -369,14 +374,31 @@ def main() -> None:
             # a kept cache may hold the load script of older code (same dataset id): measure this code's
             (files.path / "load.sql").write_text(engine_named("mariadb").load_script(files.id, load_tables(files.manifest)))
             print(f"== {size}: {files.total_rows:,} rows in {gen:.1f}s; loading", file=sys.stderr, flush=True)
-            r = load(client, image, files.path, args.init_opts)
-            data = sum(d for d, _ in r["sizes"].values())
-            index = sum(i for _, i in r["sizes"].values())
-            lines.append(
-                f"| {size} | {files.total_rows:,} | {size_text(files.manifest['total_bytes'])} | {gen:.1f} s "
-                f"| {files.total_rows / gen:,.0f} | {r['load_s']:.2f} s | {r['rows'] / r['load_s']:,.0f} "
-                f"| {r['ready_s']:.1f} s | {r['cpu_s']:.1f} s | {r['rows'] / r['cpu_s']:,.0f} "
-                f"| {size_text(data)} | {size_text(index)} | {size_text(r['disk'])} |")
+            # this machine's speed drifts by up to 2x between minutes (the calibration loop):
+            # --repeat runs the load several times, --ab-init-opts interleaves a run with other
+            # init-server options after each, so that both see the same machine
+            variants = [("", args.init_opts)] + ([(" B", args.ab_init_opts)] if args.ab_init_opts is not None else [])
+            runs: dict[str, list[dict]] = {label: [] for label, _ in variants}
+            for i in range(args.repeat):
+                for label, opts in variants:
+                    calib = calibration()
+                    r = load(client, image, files.path, opts)
+                    runs[label].append(r)
+                    data = sum(d for d, _ in r["sizes"].values())
+                    index = sum(ix for _, ix in r["sizes"].values())
+                    name = size + label + (f" #{i + 1} (calibration {calib:.2f})" if args.repeat > 1 or label else "")
+                    lines.append(
+                        f"| {name} | {files.total_rows:,} | {size_text(files.manifest['total_bytes'])} | {gen:.1f} s "
+                        f"| {files.total_rows / gen:,.0f} | {r['load_s']:.2f} s | {r['rows'] / r['load_s']:,.0f} "
+                        f"| {r['ready_s']:.1f} s | {r['cpu_s']:.1f} s | {r['rows'] / r['cpu_s']:,.0f} "
+                        f"| {size_text(data)} | {size_text(index)} | {size_text(r['disk'])} |")
+            for label, opts in variants:
+                if len(runs[label]) > 1:
+                    secs = statistics.median(x["load_s"] for x in runs[label])
+                    cpu = statistics.median(x["cpu_s"] for x in runs[label])
+                    details.append(f"- {size}{label} ({opts if opts is not None else 'entrypoint default'}): median load "
+                                   f"of {len(runs[label])} runs {secs:.2f} s = **{files.total_rows / secs:,.0f} rows/s**, "
+                                   f"median container CPU {cpu:.1f} s")
             details.append(f"- {size} ({files.id}): " + ", ".join(
                 f"{t} {files.manifest['tables'][t]['rows']:,} rows / {r['sizes'][t][0] / 1e6:,.1f} MB"
                 for t in files.manifest["tables"]))
